@@ -1,0 +1,16 @@
+"""User-facing errors: each carries a one-line cause naming the file, key or option and what was expected.
+
+The entry points print ``error: <message>`` and exit with status 2 instead of a traceback.
+"""
+
+
+class GenrlError(Exception):
+    """Base class for mistakes in what a user supplied (data files, config values, paths)."""
+
+
+class DatasetError(GenrlError):
+    """A dataset file or id is missing, malformed or does not match the environment."""
+
+
+class ConfigError(GenrlError):
+    """A configuration value is inconsistent or unsupported."""
