@@ -1,6 +1,7 @@
 """genrl: offline reinforcement learning with generative (diffusion and flow-matching) policies."""
 
+from genrl.agent import Agent
 from genrl.models import GenerativeModel
 
 __version__ = "0.1.0"
-__all__ = ["GenerativeModel", "__version__"]
+__all__ = ["Agent", "GenerativeModel", "__version__"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import torch
 
@@ -28,7 +30,7 @@ def iql_return_range(rewards: np.ndarray, dones: np.ndarray, max_episode_steps: 
         length = end - start + 1
         full_windows = length // max_episode_steps
         bounds = [start + k * max_episode_steps for k in range(full_windows + 1)]
-        for a, b in zip(bounds[:-1], bounds[1:]):
+        for a, b in pairwise(bounds):
             returns.append(rewards[a:b].sum())
         rest_start = bounds[-1]
         if closed_by_done and rest_start <= end:
@@ -63,7 +65,8 @@ def episode_returns(rewards: np.ndarray, episode_ends: np.ndarray, include_trail
         ends = np.append(ends, len(rewards) - 1)
     if len(ends) == 0:
         return np.zeros(0)
-    sums = np.add.reduceat(rewards, np.concatenate([[0], ends[:-1] + 1]))
+    # reduceat's last segment runs to the end of its input: cut the unfinished tail off first
+    sums = np.add.reduceat(rewards[: ends[-1] + 1], np.concatenate([[0], ends[:-1] + 1]))
     return sums
 
 

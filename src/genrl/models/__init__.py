@@ -1,7 +1,13 @@
 """Generative policy models: parameterisations, ODE solvers, likelihoods and the model itself."""
 
 from genrl.models.generative import GenerativeModel
-from genrl.models.likelihood import log_prob, standard_normal_log_prob, velocity_and_divergence
+from genrl.models.likelihood import (
+    euler_sample_log_prob,
+    log_prob,
+    standard_normal_log_prob,
+    velocity_and_divergence,
+    velocity_and_jacobian,
+)
 from genrl.models.parameterizations import (
     PARAMETERIZATIONS,
     NoiseParameterization,
@@ -18,10 +24,12 @@ __all__ = [
     "Parameterization",
     "VelocityParameterization",
     "euler",
+    "euler_sample_log_prob",
     "get_parameterization",
     "integrate",
     "log_prob",
     "standard_normal_log_prob",
     "time_grid",
     "velocity_and_divergence",
+    "velocity_and_jacobian",
 ]

@@ -75,6 +75,18 @@ class GenerativeModel(nn.Module):
             x_1 = integrate(field, x_0, grid, method)
         return x_1 if n_per_state is None else x_1.view(cond.shape[0], n, -1)
 
+    def sample_with_log_prob(
+        self, cond: Tensor, steps: int = 31, x_0: Tensor | None = None, recompute: bool = False
+    ) -> tuple[Tensor, Tensor]:
+        """(x_1 (B, D), log p(x_1) (B,)): an Euler sample and its exact density under the Euler sampler.
+
+        See :func:`genrl.models.likelihood.euler_sample_log_prob`. Differentiable; one Jacobian per step.
+        """
+        if x_0 is None:
+            x_0 = torch.randn(cond.shape[0], self.action_dim, device=cond.device, dtype=cond.dtype)
+        grid = time_grid(steps, 0.0, self.t_end, device=cond.device, dtype=cond.dtype)
+        return likelihood.euler_sample_log_prob(self.velocity, x_0, cond, grid, recompute)
+
     def log_prob(
         self,
         x_1: Tensor,
@@ -85,11 +97,12 @@ class GenerativeModel(nn.Module):
         probe: str = "gaussian",
         stopgrad_state: bool = False,
         recompute: bool = False,
-    ) -> Tensor:
+        return_latent: bool = False,
+    ) -> Tensor | tuple[Tensor, Tensor]:
         """log π_θ(x_1 | cond), shape (B,), by the change of variables (see :mod:`genrl.models.likelihood`)."""
         grid = time_grid(steps, self.t_end, 0.0, device=x_1.device, dtype=x_1.dtype)
         return likelihood.log_prob(
-            self.velocity, x_1, cond, grid, estimator, method, probe, stopgrad_state, recompute
+            self.velocity, x_1, cond, grid, estimator, method, probe, stopgrad_state, recompute, return_latent
         )
 
     @property

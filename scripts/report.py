@@ -1,0 +1,9 @@
+#!/usr/bin/env python
+"""Thin wrapper around ``genrl-report``: ``python scripts/report.py SWEEP_DIR [...] [options]``."""
+
+import sys
+
+from genrl.reporting.report import main
+
+if __name__ == "__main__":
+    sys.exit(main())

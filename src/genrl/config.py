@@ -1,0 +1,273 @@
+"""Structured-config schemas (typos and wrong types fail when the config is composed) and OmegaConf resolvers.
+
+Importing this module registers the schemas in Hydra's ConfigStore and the ``genrl.*`` resolvers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+# ---------------------------------------------------------------------------------------------------------
+# building blocks
+
+
+@dataclass
+class AdamConfig:
+    _target_: str = "torch.optim.Adam"
+    _partial_: bool = True
+    lr: float = 3e-4
+
+
+@dataclass
+class NetConfig:
+    _target_: str = "genrl.networks.TemporalSpatialResidualNet"
+    hidden_sizes: list[int] = field(default_factory=lambda: [512, 256, 128])
+    t_dim: int = 32
+    t_scale: float = 30.0
+    cond_hidden_dim: int = 32
+    t_cond_hidden_dim: int = 128
+
+
+@dataclass
+class ModelConfig:
+    _target_: str = "genrl.models.GenerativeModel"
+    parameterization: str = "velocity"
+
+
+@dataclass
+class QNetConfig:
+    _target_: str = "genrl.networks.DoubleQ"
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+
+
+@dataclass
+class VNetConfig:
+    _target_: str = "genrl.networks.ValueNet"
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+
+
+@dataclass
+class CriticConfig:
+    _target_: str = "genrl.critics.IQLCritic"
+    q_net: QNetConfig = field(default_factory=QNetConfig)
+    v_net: VNetConfig = field(default_factory=VNetConfig)
+    optimizer: AdamConfig = field(default_factory=AdamConfig)
+    epochs: float = 5000
+    batch_size: int = 4096
+    expectile: float = 0.7
+    discount: float = 0.99
+    polyak: float = 0.005
+    v_target: str = "updated"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# group option schemas (each option's YAML extends one of these)
+
+
+@dataclass
+class GMPOConfig:
+    _target_: str = "genrl.algorithms.GMPO"
+    name: str = "gmpo"
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=1e-4))
+    beta: float = MISSING
+    max_weight: float = MISSING
+    epochs: float = 10000
+    batch_size: int = 4096
+
+
+@dataclass
+class GMPGConfig:
+    _target_: str = "genrl.algorithms.GMPG"
+    name: str = "gmpg"
+    behaviour_optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=1e-4))
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=1e-4))
+    beta: float = MISSING
+    behaviour_epochs: float = 2000
+    epochs: float = MISSING
+    behaviour_batch_size: int = 4096
+    batch_size: int = 40960
+    grad_steps: int = 32
+    gradient: str = "exact"
+    estimator: str = "exact"
+    probe: str = "gaussian"
+    recompute: bool = True
+    chunk_size: int | None = None
+
+
+@dataclass
+class VPScheduleConfig:
+    _target_: str = "genrl.paths.VPSchedule"
+    beta_0: float = 0.1
+    beta_1: float = 20.0
+
+
+@dataclass
+class GVPScheduleConfig:
+    _target_: str = "genrl.paths.GVPSchedule"
+
+
+@dataclass
+class VPSDEPathConfig:
+    _target_: str = "genrl.paths.AffinePath"
+    name: str = "vpsde"
+    schedule: VPScheduleConfig = field(default_factory=VPScheduleConfig)
+
+
+@dataclass
+class GVPPathConfig:
+    _target_: str = "genrl.paths.AffinePath"
+    name: str = "gvp"
+    schedule: GVPScheduleConfig = field(default_factory=GVPScheduleConfig)
+
+
+@dataclass
+class ICFMPathConfig:
+    _target_: str = "genrl.paths.ICFMPath"
+    name: str = "icfm"
+    sigma: float = 0.1
+
+
+@dataclass
+class D4RLDatasetConfig:
+    _target_: str = "genrl.data.load_d4rl"
+    name: str = "d4rl"
+    path: str | None = None
+    file_name: str | None = None
+    cache_dir: str | None = None
+    base_url: str = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2"
+    download: bool = True
+
+
+@dataclass
+class MinariDatasetConfig:
+    _target_: str = "genrl.data.load_minari"
+    name: str = "minari"
+    dataset_id: str = MISSING
+    download: bool = False
+
+
+@dataclass
+class NPZDatasetConfig:
+    _target_: str = "genrl.data.load_npz"
+    name: str = "npz"
+    path: str = MISSING
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the primary config
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING
+    eval_env_id: str = MISSING
+    ref_min_score: float | None = None  # None: take the dataset's reference scores (Minari metadata)
+    ref_max_score: float | None = None
+    reward_transform: str = "none"  # locomotion | antmaze | none (spec §7)
+    max_episode_steps: int | None = None  # None: the eval env's own time limit
+    d4rl_file: str | None = None
+    minari_id: str | None = None
+    npz_path: str | None = None
+
+
+@dataclass
+class BudgetConfig:
+    name: str = MISSING
+    fraction: float = 1.0
+    steps: int | None = None
+    evaluations: int = 100
+    max_batch_size: int | None = None
+
+
+@dataclass
+class SamplingConfig:
+    steps: int = 31  # GRL's t_span = 32 grid points
+    method: str = "euler"
+
+
+@dataclass
+class EvalConfig:
+    episodes: int = 10
+    final_episodes: int = 10
+    num_envs: int | None = None  # None: all episodes side by side
+    vectorization: str = "sync"
+    clip_actions: bool = False
+    seed_offset: int = 100_000  # episode i of every evaluation resets with seed + seed_offset + i
+
+
+@dataclass
+class LoggerConfig:
+    wandb_mode: str = "offline"  # online | offline | disabled ($WANDB_MODE wins)
+    project: str = "genrl"
+    entity: str | None = None
+    every_steps: int = 100
+    progress: bool = True
+
+
+@dataclass
+class CheckpointConfig:
+    every_minutes: float = 10.0
+
+
+@dataclass
+class Config:
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    algorithm: Any = MISSING
+    path: Any = MISSING
+    dataset: Any = MISSING
+    env: TaskConfig = field(default_factory=TaskConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    critic: CriticConfig = field(default_factory=CriticConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="base", node=Config)
+    for group, name, node in [
+        ("algorithm", "gmpo_schema", GMPOConfig),
+        ("algorithm", "gmpg_schema", GMPGConfig),
+        ("path", "vpsde_schema", VPSDEPathConfig),
+        ("path", "gvp_schema", GVPPathConfig),
+        ("path", "icfm_schema", ICFMPathConfig),
+        ("dataset", "d4rl_schema", D4RLDatasetConfig),
+        ("dataset", "minari_schema", MinariDatasetConfig),
+        ("dataset", "npz_schema", NPZDatasetConfig),
+    ]:
+        cs.store(group=group, name=name, node=node)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# resolvers
+
+
+def asset_path(name: str) -> str:
+    """Absolute path of a file bundled in ``genrl/assets``."""
+    return str(resources.files("genrl") / "assets" / name)
+
+
+def config_dirname(override_dirname: str) -> str:
+    """A run folder name from Hydra's override dirname: ``default`` when empty, ``/`` made safe."""
+    return re.sub(r"[/\\]", "_", override_dirname) or "default"
+
+
+def register_resolvers() -> None:
+    for name, fn in [("genrl.asset", asset_path), ("genrl.dirname", config_dirname)]:
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+
+
+register_configs()
+register_resolvers()

@@ -1,0 +1,113 @@
+"""Implicit Q-learning critic shared by GMPO and GMPG (spec §4)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genrl.data.transitions import Batch
+from genrl.networks import DoubleQ, ValueNet
+from genrl.training.phases import Phase
+
+V_TARGETS = ("updated", "pre_update")
+
+
+def expectile_loss(u: Tensor, tau: float) -> Tensor:
+    """|τ − 1{u < 0}|·u², elementwise: the asymmetric L2 loss whose minimiser is the τ-expectile."""
+    return torch.abs(tau - (u < 0).to(u.dtype)) * u.pow(2)
+
+
+class IQLCritic:
+    """Twin Q, target Q̄ and V trained by expectile regression (IQL).
+
+    One step on (s, a, r, s', d):
+      L_V = E[ |τ − 1{Q̄(s,a) − V(s) < 0}|·(Q̄(s,a) − V(s))² ],   Q̄ = min(Q̄1, Q̄2) from the target nets;
+      y = r + γ(1 − d)·V(s');   L_Q = ½[MSE(Q1(s,a), y) + MSE(Q2(s,a), y)];   Q̄ ← ρ·Q + (1 − ρ)·Q̄.
+
+    ``v_target="updated"`` bootstraps y from V after this step's V update, as the official IQL does;
+    ``"pre_update"`` reproduces the reference, which uses V from before the update (spec §4).
+    """
+
+    def __init__(
+        self,
+        q_net: DoubleQ,
+        v_net: ValueNet,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        epochs: float,
+        batch_size: int = 4096,
+        expectile: float = 0.7,
+        discount: float = 0.99,
+        polyak: float = 0.005,
+        v_target: str = "updated",
+    ) -> None:
+        if v_target not in V_TARGETS:
+            raise ValueError(f"critic.v_target must be one of {V_TARGETS}, got {v_target!r}")
+        self.q, self.v = q_net, v_net
+        self.q_target = copy.deepcopy(q_net).requires_grad_(False)
+        self.q_optimizer = optimizer(self.q.parameters())
+        self.v_optimizer = optimizer(self.v.parameters())
+        self.epochs, self.batch_size = epochs, batch_size
+        self.expectile, self.discount, self.polyak, self.v_target = expectile, discount, polyak, v_target
+
+    def phase(self) -> Phase:
+        return Phase("critic", self.epochs, self.batch_size, self.update)
+
+    def v_loss(self, batch: Batch) -> Tensor:
+        with torch.no_grad():
+            q_bar = self.q_target.min_q(batch.obs, batch.action)
+        return expectile_loss(q_bar - self.v(batch.obs), self.expectile).mean()
+
+    def q_loss(self, batch: Batch, v_next: Tensor) -> Tensor:
+        y = batch.reward + self.discount * (1.0 - batch.done) * v_next
+        q1, q2 = self.q(batch.obs, batch.action)
+        return 0.5 * ((q1 - y).pow(2).mean() + (q2 - y).pow(2).mean())
+
+    def update(self, batch: Batch) -> dict[str, Tensor]:
+        if self.v_target == "pre_update":
+            with torch.no_grad():
+                v_next = self.v(batch.next_obs)
+        v_loss = self.v_loss(batch)
+        _step(self.v_optimizer, v_loss)
+        if self.v_target == "updated":
+            with torch.no_grad():
+                v_next = self.v(batch.next_obs)
+        q_loss = self.q_loss(batch, v_next)
+        _step(self.q_optimizer, q_loss)
+        self._update_target()
+        return {"v_loss": v_loss.detach(), "q_loss": q_loss.detach(), "v_next_mean": v_next.mean()}
+
+    @torch.no_grad()
+    def _update_target(self) -> None:
+        for target, online in zip(self.q_target.parameters(), self.q.parameters()):
+            target.lerp_(online, self.polyak)
+
+    @torch.no_grad()
+    def advantage(self, obs: Tensor, action: Tensor) -> Tensor:
+        """A(s, a) = min(Q1, Q2)(s, a) − V(s) with the online Q (as the reference's policy phase uses)."""
+        return self.q.min_q(obs, action) - self.v(obs)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "q": self.q.state_dict(),
+            "v": self.v.state_dict(),
+            "q_target": self.q_target.state_dict(),
+            "q_optimizer": self.q_optimizer.state_dict(),
+            "v_optimizer": self.v_optimizer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.q.load_state_dict(state["q"])
+        self.v.load_state_dict(state["v"])
+        self.q_target.load_state_dict(state["q_target"])
+        self.q_optimizer.load_state_dict(state["q_optimizer"])
+        self.v_optimizer.load_state_dict(state["v_optimizer"])
+
+
+def _step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()

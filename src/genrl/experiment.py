@@ -1,0 +1,230 @@
+"""The composition root: the only place that reads the Hydra config and instantiates objects from it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+import genrl
+from genrl.data import Transitions, check_against_env, transform_rewards
+from genrl.errors import ConfigError, DatasetError
+from genrl.evaluation import SCORE_SCALE, Evaluator, Task, make_env
+from genrl.models import GenerativeModel
+from genrl.training.budget import Budget
+from genrl.training.checkpoint import load_checkpoint, seed_everything, write_json
+from genrl.training.logger import RunLogger
+from genrl.training.trainer import Trainer, TrainingOutcome
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILE = "checkpoint.pt"
+RESULTS_FILE = "results.json"
+#: Config keys that may change between a run and its resumption (they do not change the result).
+RESUMABLE_KEYS = ("logger", "checkpoint", "device", "eval.vectorization", "eval.num_envs")
+#: Keys of instantiated nodes that label the option and are not constructor arguments.
+LABEL_KEYS = ("name",)
+
+
+def build(node: DictConfig, **runtime: Any) -> Any:
+    """Instantiate a ``_target_`` node; runtime-only values (dims, built objects) come as keyword arguments."""
+    spec = OmegaConf.to_container(node, resolve=True)
+    for key in LABEL_KEYS:
+        spec.pop(key, None)
+    obj = instantiate(spec, **runtime)
+    log.info("built %s", spec["_target_"])
+    return obj
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} but no CUDA device is available; use device=auto or device=cpu")
+    return device
+
+
+def build_policy_model(cfg: DictConfig, obs_dim: int, action_dim: int) -> GenerativeModel:
+    """A fresh generative policy: network + path + parameterisation, from the config."""
+    net = build(cfg.net, x_dim=action_dim, cond_dim=obs_dim)
+    return build(cfg.model, net=net, path=build(cfg.path))
+
+
+def build_algorithm(cfg: DictConfig, obs_dim: int, action_dim: int, device: torch.device):
+    q_net = build(cfg.critic.q_net, obs_dim=obs_dim, action_dim=action_dim).to(device)
+    v_net = build(cfg.critic.v_net, obs_dim=obs_dim).to(device)
+    critic = build(cfg.critic, q_net=q_net, v_net=v_net)
+
+    def make_model() -> GenerativeModel:
+        return build_policy_model(cfg, obs_dim, action_dim).to(device)
+
+    return build(cfg.algorithm, make_model=make_model, critic=critic)
+
+
+def load_dataset(cfg: DictConfig) -> Transitions:
+    needed = {"d4rl": ("path", "file_name"), "minari": ("dataset_id",), "npz": ("path",)}.get(cfg.dataset.name, ())
+    if needed and all(OmegaConf.select(cfg.dataset, key) is None for key in needed):
+        raise DatasetError(
+            f"env={cfg.env.name} names no {cfg.dataset.name} dataset; pass dataset.{needed[0]}=... on the command line"
+        )
+    return build(cfg.dataset)
+
+
+def make_task(cfg: DictConfig, data: Transitions) -> Task:
+    env = cfg.env
+    ref_min = env.ref_min_score if env.ref_min_score is not None else data.metadata.get("ref_min_score")
+    ref_max = env.ref_max_score if env.ref_max_score is not None else data.metadata.get("ref_max_score")
+    if ref_min is None or ref_max is None:
+        raise ConfigError(
+            f"env={env.name}: no reference returns to normalise scores; set env.ref_min_score and env.ref_max_score"
+        )
+    return Task(env.name, env.eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps)
+
+
+def check_resumable(checkpoint_path: Path, config: dict[str, Any]) -> None:
+    """Refuse to resume a checkpoint that was written by a different configuration."""
+    state = load_checkpoint(checkpoint_path)
+    if state is None:
+        return
+    stored = state["metadata"].get("config", {})
+    differing = sorted(k for k in _flatten(config).keys() | _flatten(stored).keys()
+                       if _flatten(config).get(k) != _flatten(stored).get(k) and not k.startswith(RESUMABLE_KEYS))
+    if differing:
+        raise ConfigError(
+            f"{checkpoint_path.parent} holds a checkpoint of a different configuration (differs at: "
+            f"{', '.join(differing[:5])}); choose another folder with hydra.run.dir=... or delete it"
+        )
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def wandb_settings(cfg: DictConfig, config: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """Group = the configuration without its seed; name = group + seed; id = the run folder (stable on resume)."""
+    without_seed = {k: v for k, v in config.items() if k not in ("seed", "logger", "checkpoint", "device")}
+    digest = hashlib.sha1(json.dumps(without_seed, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    group = f"{cfg.algorithm.name}-{cfg.path.name}-{cfg.env.name}-{digest}"
+    return {
+        "mode": cfg.logger.wandb_mode,
+        "project": cfg.logger.project,
+        "entity": cfg.logger.entity,
+        "group": group,
+        "name": f"{group}-seed{cfg.seed}",
+        "id": hashlib.sha1(str(run_dir.resolve()).encode()).hexdigest()[:16],
+        "config": config,
+    }
+
+
+def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Train one configuration in ``run_dir`` (resuming its checkpoint if any) and write results.json."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    checkpoint_path = run_dir / CHECKPOINT_FILE
+    check_resumable(checkpoint_path, config)
+
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    data = load_dataset(cfg)
+    task = make_task(cfg, data)
+    probe_env = make_env(task.eval_env_id)
+    check_against_env(data, probe_env.observation_space, probe_env.action_space, task.eval_env_id)
+    probe_env.close()
+    dataset_score = float(task.normalized_score(np.mean(data.episode_returns))) if len(data.episode_returns) else None
+    data = transform_rewards(data, cfg.env.reward_transform).to(device)
+
+    algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, device)
+    evaluator = Evaluator(
+        task, cfg.eval.episodes, cfg.eval.num_envs, cfg.seed + cfg.eval.seed_offset,
+        cfg.eval.vectorization, cfg.eval.clip_actions,
+    )  # fmt: skip
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        return algorithm.policy.sample(obs, steps=cfg.sampling.steps, method=cfg.sampling.method)
+
+    def evaluate(final: bool) -> dict[str, float]:
+        episodes = cfg.eval.final_episodes if final else cfg.eval.episodes
+        return evaluator.evaluate(act, device, episodes).summary()
+
+    logger = RunLogger(run_dir, wandb_settings(cfg, config, run_dir), progress=cfg.logger.progress)
+    metadata = {"config": config, "obs_dim": data.obs_dim, "action_dim": data.action_dim, "version": genrl.__version__}
+    trainer = Trainer(
+        algorithm,
+        data,
+        Budget(**_budget(cfg)),
+        logger,
+        checkpoint_path,
+        seed=cfg.seed,
+        evaluate=evaluate,
+        checkpoint_every_s=cfg.checkpoint.every_minutes * 60,
+        log_every=cfg.logger.every_steps,
+        metadata=metadata,
+    )
+    try:
+        outcome = trainer.fit()
+    finally:
+        evaluator.close()
+    results = summarize(cfg, task, data, dataset_score, outcome, device)
+    write_json(results, run_dir / RESULTS_FILE)
+    logger.summary({k: v for k, v in results.items() if isinstance(v, int | float)})
+    logger.close()
+    return results
+
+
+def _budget(cfg: DictConfig) -> dict[str, Any]:
+    b = cfg.budget
+    return {"fraction": b.fraction, "steps": b.steps, "evaluations": b.evaluations, "max_batch_size": b.max_batch_size}
+
+
+def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: TrainingOutcome, device) -> dict[str, Any]:
+    evals = [e for e in outcome.evaluations if "score" in e]
+    final = evals[-1] if evals else {}
+    return {
+        "algorithm": cfg.algorithm.name,
+        "path": cfg.path.name,
+        "env": cfg.env.name,
+        "eval_env": task.eval_env_id,
+        "seed": cfg.seed,
+        "budget": cfg.budget.name,
+        "score_final": final.get("score"),
+        "score_final_std": final.get("score_std"),
+        "score_best": max((e["score"] for e in evals), default=None),
+        "return_mean": final.get("return_mean"),
+        "return_std": final.get("return_std"),
+        "eval_episodes": cfg.eval.episodes,
+        "final_episodes": cfg.eval.final_episodes,
+        "dataset_score": dataset_score,
+        "dataset_transitions": len(data),
+        "dataset_episodes": len(data.episode_returns),
+        "steps": sum(outcome.phase_steps.values()),
+        "phase_steps": outcome.phase_steps,
+        "wall_time_s": round(outcome.wall_time_s, 2),
+        "device": _device_name(device),
+        "curve": {"step": [e["step"] for e in evals], "score": [e["score"] for e in evals]},
+        "score_scale": SCORE_SCALE,
+        "genrl_version": genrl.__version__,
+        "torch_version": torch.__version__,
+        "host": platform.node(),
+    }
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return "cpu"

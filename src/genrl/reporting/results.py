@@ -1,0 +1,195 @@
+"""Find and load the ``results.json`` of finished runs, and group them by (env, algorithm, path).
+
+Only the file's content counts, never the directory layout: every ``results.json`` below the given
+directories is read, whatever the sweep's subdirectory names are.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genrl.errors import GenrlError
+
+RESULTS_NAME = "results.json"
+REQUIRED_STR_KEYS = ("algorithm", "path", "env")
+REQUIRED_SCORE_KEYS = ("score_final", "score_best")
+
+Warn = Callable[[str], None]
+GroupKey = tuple[str, str, str]  # (env, algorithm, path)
+
+
+class ResultsError(GenrlError):
+    """A results.json cannot be used (unreadable, not JSON, or a required key is missing or mistyped)."""
+
+
+def warn_stderr(message: str) -> None:
+    """Print one ``warning: ...`` line on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Periodic evaluation history of the policy phase: ``step`` (gradient step) and normalized ``score``."""
+
+    step: tuple[float, ...]
+    score: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished run. ``algorithm`` and ``path`` are lower-cased; ``raw`` keeps the whole JSON object."""
+
+    source: Path
+    env: str
+    algorithm: str
+    path: str
+    score_final: float
+    score_best: float
+    seed: int | None = None
+    eval_env: str | None = None
+    dataset_score: float | None = None
+    curve: Curve | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def key(self) -> GroupKey:
+        """The aggregation key (env, algorithm, path)."""
+        return (self.env, self.algorithm, self.path)
+
+    def metric(self, name: str) -> float:
+        """The value of a score metric (``score_final`` or ``score_best``)."""
+        if name not in REQUIRED_SCORE_KEYS:
+            raise KeyError(f"unknown metric {name!r}; expected one of {REQUIRED_SCORE_KEYS}")
+        return float(getattr(self, name))
+
+
+def find_results(roots: Iterable[str | Path]) -> list[Path]:
+    """Every ``results.json`` below ``roots`` (recursively), sorted and without duplicates.
+
+    A root may also be a ``results.json`` file itself. A root that does not exist raises ResultsError.
+    """
+    found: dict[Path, Path] = {}
+    for root in map(Path, roots):
+        if not root.exists():
+            raise ResultsError(f"{root} does not exist")
+        candidates = [root] if root.is_file() else root.rglob(RESULTS_NAME)
+        for file in candidates:
+            if file.is_file() and file.name == RESULTS_NAME:
+                found.setdefault(file.resolve(), file)
+    return sorted(found.values(), key=str)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _optional_number(data: dict[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    return float(value) if _is_number(value) else None
+
+
+def _parse_curve(value: Any) -> Curve:
+    if not isinstance(value, dict):
+        raise ValueError("'curve' is not an object")
+    step, score = value.get("step"), value.get("score")
+    if not isinstance(step, list) or not isinstance(score, list) or len(step) != len(score):
+        raise ValueError("'curve' needs lists 'step' and 'score' of equal length")
+    if not all(_is_number(v) for v in step) or not all(_is_number(v) for v in score):
+        raise ValueError("'curve' has non-numeric entries")
+    return Curve(tuple(float(v) for v in step), tuple(float(v) for v in score))
+
+
+def load_record(file: str | Path, warn: Warn = warn_stderr) -> RunRecord:
+    """Read one results.json; ResultsError when it is unusable (a malformed ``curve`` is only warned)."""
+    file = Path(file)
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{file}: cannot read ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{file}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+    if not isinstance(data, dict):
+        raise ResultsError(f"{file}: not a JSON object")
+    for key in REQUIRED_STR_KEYS:
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ResultsError(f"{file}: missing or non-string key {key!r}")
+    for key in REQUIRED_SCORE_KEYS:
+        if not _is_number(data.get(key)):
+            raise ResultsError(f"{file}: missing or non-numeric key {key!r}")
+        if not math.isfinite(data[key]):
+            warn(f"{file}: {key} is {data[key]}; it is kept, so its cells read nan")
+    curve = None
+    if data.get("curve") is not None:
+        try:
+            curve = _parse_curve(data["curve"])
+        except ValueError as exc:
+            warn(f"ignoring the curve of {file}: {exc}")
+    seed = data.get("seed")
+    eval_env = data.get("eval_env")
+    return RunRecord(
+        source=file,
+        env=data["env"],
+        algorithm=data["algorithm"].lower(),
+        path=data["path"].lower(),
+        score_final=float(data["score_final"]),
+        score_best=float(data["score_best"]),
+        seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        eval_env=eval_env if isinstance(eval_env, str) and eval_env else None,
+        dataset_score=_optional_number(data, "dataset_score"),
+        curve=curve,
+        raw=data,
+    )
+
+
+def load_runs(roots: Iterable[str | Path], warn: Warn = warn_stderr) -> list[RunRecord]:
+    """Load every usable results.json below ``roots``; each unusable one is warned about and skipped."""
+    return load_files(find_results(roots), warn)
+
+
+def load_files(files: Iterable[str | Path], warn: Warn = warn_stderr) -> list[RunRecord]:
+    """Load the given results.json files, warning about (and skipping) each unusable one.
+
+    Records are ordered by (env, algorithm, path, seed, file), so aggregates do not depend on the walk order.
+    """
+    records = []
+    for file in files:
+        try:
+            records.append(load_record(file, warn))
+        except ResultsError as exc:
+            warn(f"skipping {exc}")
+    return sorted(records, key=_record_order)
+
+
+def _record_order(record: RunRecord) -> tuple[Any, ...]:
+    seed = (0, record.seed) if record.seed is not None else (1, 0)
+    return (*record.key, seed, str(record.source))
+
+
+def group_runs(
+    records: Sequence[RunRecord], warn: Warn | None = warn_stderr
+) -> dict[GroupKey, list[RunRecord]]:
+    """Group records by (env, algorithm, path), warning when a seed repeats inside a group.
+
+    A repeated seed usually means two configurations that differ in another hyperparameter were swept into
+    the same directory; they are still aggregated together, but the warning names the files.
+    """
+    groups: dict[GroupKey, list[RunRecord]] = defaultdict(list)
+    for record in sorted(records, key=_record_order):
+        groups[record.key].append(record)
+    if warn is not None:
+        for key, runs in groups.items():
+            by_seed: dict[int, list[str]] = defaultdict(list)
+            for run in runs:
+                if run.seed is not None:
+                    by_seed[run.seed].append(str(run.source))
+            for seed, files in by_seed.items():
+                if len(files) > 1:
+                    warn(f"{'/'.join(key)} has {len(files)} runs with seed={seed} ({', '.join(files)})")
+    return dict(groups)

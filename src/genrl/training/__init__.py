@@ -1,0 +1,1 @@
+"""Training infrastructure: the phase contract, the one training loop, checkpoints and logging."""

@@ -1,0 +1,87 @@
+"""Run logging: metrics as JSON lines in the run dir, optional Weights & Biases, a progress bar per phase."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+WANDB_MODES = ("online", "offline", "disabled")
+METRICS_FILE = "metrics.jsonl"
+
+
+class RunLogger:
+    """Appends one JSON object per record to ``metrics.jsonl`` and mirrors it to wandb when enabled.
+
+    ``offset()``/``truncate()`` let a resumed run drop records written after its last checkpoint.
+    """
+
+    def __init__(self, run_dir: Path, wandb: dict[str, Any] | None = None, progress: bool = True) -> None:
+        self.path = Path(run_dir) / METRICS_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.progress_enabled = progress
+        self._wandb_run = _start_wandb(run_dir, wandb) if wandb else None
+
+    def log(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self._wandb_run is not None:
+            step = record.get("global_step")
+            flat = {f"{record['phase']}/{k}": v for k, v in record.items() if isinstance(v, int | float)}
+            self._wandb_run.log(flat, step=step)
+
+    def offset(self) -> int:
+        return self.path.stat().st_size if self.path.exists() else 0
+
+    def truncate(self, offset: int) -> None:
+        if self.path.exists():
+            with self.path.open("r+b") as handle:
+                handle.truncate(offset)
+
+    def progress(self, phase: str, total: int, initial: int) -> tqdm:
+        """A progress bar with rate and ETA; sparse updates when stderr is not a terminal (SLURM logs)."""
+        interactive = sys.stderr.isatty()
+        return tqdm(
+            total=total,
+            initial=initial,
+            desc=phase,
+            unit="step",
+            dynamic_ncols=True,
+            mininterval=0.5 if interactive else 30.0,
+            disable=not self.progress_enabled,
+        )
+
+    def summary(self, values: dict[str, Any]) -> None:
+        if self._wandb_run is not None:
+            self._wandb_run.summary.update(values)
+
+    def close(self) -> None:
+        if self._wandb_run is not None:
+            self._wandb_run.finish()
+            self._wandb_run = None
+
+
+def _start_wandb(run_dir: Path, settings: dict[str, Any]):
+    mode = os.environ.get("WANDB_MODE", settings.get("mode", "offline"))
+    if mode not in WANDB_MODES:
+        raise ValueError(f"logger.wandb_mode must be one of {WANDB_MODES}, got {mode!r}")
+    if mode == "disabled":
+        return None
+    import wandb  # heavy import: only when used
+
+    return wandb.init(
+        project=settings.get("project", "genrl"),
+        entity=settings.get("entity"),
+        group=settings.get("group"),
+        name=settings.get("name"),
+        id=settings.get("id"),
+        config=settings.get("config"),
+        dir=str(run_dir),
+        mode=mode,
+        resume="allow",
+        settings=wandb.Settings(silent=True),
+    )

@@ -1,0 +1,58 @@
+"""The trainer's contract with algorithms: a list of training phases, a deployable policy, a state dict."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from torch import Tensor, nn
+
+from genrl.data.transitions import Batch
+from genrl.models import GenerativeModel
+
+Metrics = dict[str, Tensor | float]
+
+
+@dataclass
+class Phase:
+    """One stage of training: ``epochs`` passes over the data in minibatches of ``batch_size``.
+
+    ``update`` takes one gradient step and returns metrics. ``on_start`` runs once when the phase is first
+    entered (not when a run resumes inside it). Periodic policy evaluation happens only in phases with
+    ``evaluate=True``.
+    """
+
+    name: str
+    epochs: float
+    batch_size: int
+    update: Callable[[Batch], Metrics]
+    on_start: Callable[[], None] | None = None
+    evaluate: bool = False
+
+
+class Algorithm(Protocol):
+    """What the trainer needs; it never looks at an algorithm's name."""
+
+    policy: GenerativeModel
+
+    def phases(self) -> list[Phase]: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Temporarily stop parameter gradients of ``modules`` (inputs still receive gradients through them)."""
+    flags = [[p.requires_grad for p in m.parameters()] for m in modules]
+    for m in modules:
+        m.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for m, saved in zip(modules, flags):
+            for p, flag in zip(m.parameters(), saved):
+                p.requires_grad_(flag)

@@ -1,0 +1,150 @@
+"""The one training loop: phases → minibatch steps → log / evaluate / checkpoint, resumable at any step."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from genrl.data.transitions import IndexSampler, Transitions
+from genrl.training.budget import Budget
+from genrl.training.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from genrl.training.logger import RunLogger
+from genrl.training.phases import Algorithm, Phase
+
+#: evaluate(final) -> summary dict with at least "score"; ``final`` asks for the final-evaluation episodes.
+EvaluateFn = Callable[[bool], dict[str, float]]
+
+
+@dataclass
+class TrainingOutcome:
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    phase_steps: dict[str, int] = field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+
+@dataclass
+class _Position:
+    phase_index: int = 0
+    step: int = 0
+    sampler: dict[str, Any] | None = None
+
+
+class Trainer:
+    """Drives any :class:`~genrl.training.phases.Algorithm`; knows no algorithm by name.
+
+    A checkpoint (atomic) is written every ``checkpoint_every_s`` seconds, after every evaluation and at the end
+    of every phase. It holds the algorithm, the minibatch sampler, all RNG states, the position and the
+    evaluation history, so re-running resumes exactly where the last checkpoint left off: on CPU a resumed run
+    ends with the same numbers as an uninterrupted one.
+    """
+
+    def __init__(
+        self,
+        algorithm: Algorithm,
+        data: Transitions,
+        budget: Budget,
+        logger: RunLogger,
+        checkpoint_path: Path,
+        seed: int,
+        evaluate: EvaluateFn | None = None,
+        checkpoint_every_s: float = 600.0,
+        log_every: int = 100,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self.algorithm, self.data, self.budget, self.logger = algorithm, data, budget, logger
+        self.checkpoint_path, self.seed, self.evaluate_fn = Path(checkpoint_path), seed, evaluate
+        self.checkpoint_every_s, self.log_every = checkpoint_every_s, max(1, log_every)
+        self.metadata = metadata or {}
+        self.outcome = TrainingOutcome()
+        self._elapsed_before = 0.0
+        self._session_start = time.monotonic()
+        self._last_save = time.monotonic()
+
+    # -- public ------------------------------------------------------------------------------------------
+    def fit(self) -> TrainingOutcome:
+        phases = self.algorithm.phases()
+        position = self._resume()
+        offset = sum(self.budget.phase_steps(p, len(self.data)) for p in phases[: position.phase_index])
+        for index in range(position.phase_index, len(phases)):
+            phase = phases[index]
+            total = self.budget.phase_steps(phase, len(self.data))
+            resumed = position if index == position.phase_index and position.sampler is not None else None
+            self._run_phase(index, phase, total, offset, resumed)
+            self.outcome.phase_steps[phase.name] = total
+            offset += total
+        self.outcome.wall_time_s = self._elapsed()
+        return self.outcome
+
+    # -- one phase ----------------------------------------------------------------------------------------
+    def _run_phase(self, index: int, phase: Phase, total: int, offset: int, resumed: _Position | None) -> None:
+        batch_size = self.budget.batch_size(phase)
+        sampler = IndexSampler(len(self.data), batch_size, self.seed * 1000 + index, self.data.device)
+        step = 0
+        if resumed is not None:
+            sampler.load_state_dict(resumed.sampler)
+            step = resumed.step
+        elif phase.on_start is not None:
+            phase.on_start()
+        eval_at = self.budget.evaluation_steps(total) if phase.evaluate and self.evaluate_fn else set()
+        with self.logger.progress(phase.name, total, step) as bar:
+            while step < total:
+                metrics = phase.update(self.data.batch(sampler.next()))
+                step += 1
+                bar.update(1)
+                if step % self.log_every == 0 or step == total:
+                    self._log_train(phase, step, offset + step, metrics)
+                if step in eval_at:
+                    self._evaluate(phase, step, offset + step, final=step == total)
+                if step in eval_at or step == total or self._checkpoint_due():
+                    self._save(index, step, sampler)
+
+    def _log_train(self, phase: Phase, step: int, global_step: int, metrics: dict[str, Tensor | float]) -> None:
+        values = {k: float(v) for k, v in metrics.items()}
+        self.logger.log({"event": "train", "phase": phase.name, "step": step, "global_step": global_step, **values})
+
+    def _evaluate(self, phase: Phase, step: int, global_step: int, final: bool) -> None:
+        summary = self.evaluate_fn(final)
+        record = {"event": "eval", "phase": phase.name, "step": step, "global_step": global_step, "final": final}
+        record.update(summary)
+        self.outcome.evaluations.append(record)
+        self.logger.log(record)
+
+    # -- checkpoints ------------------------------------------------------------------------------------
+    def _checkpoint_due(self) -> bool:
+        return time.monotonic() - self._last_save >= self.checkpoint_every_s
+
+    def _elapsed(self) -> float:
+        return self._elapsed_before + (time.monotonic() - self._session_start)
+
+    def _save(self, index: int, step: int, sampler: IndexSampler) -> None:
+        state = {
+            "format": 1,
+            "metadata": self.metadata,
+            "position": {"phase_index": index, "step": step, "sampler": sampler.state_dict()},
+            "algorithm": self.algorithm.state_dict(),
+            "rng": rng_state(),
+            "evaluations": self.outcome.evaluations,
+            "phase_steps": self.outcome.phase_steps,
+            "elapsed_s": self._elapsed(),
+            "log_offset": self.logger.offset(),
+        }
+        save_checkpoint(state, self.checkpoint_path)
+        self._last_save = time.monotonic()
+
+    def _resume(self) -> _Position:
+        state = load_checkpoint(self.checkpoint_path, map_location=self.data.device)
+        if state is None:
+            return _Position()
+        self.algorithm.load_state_dict(state["algorithm"])
+        restore_rng_state(state["rng"])
+        self.outcome.evaluations = list(state["evaluations"])
+        self.outcome.phase_steps = dict(state["phase_steps"])
+        self._elapsed_before = float(state["elapsed_s"])
+        self.logger.truncate(int(state["log_offset"]))
+        pos = state["position"]
+        return _Position(pos["phase_index"], pos["step"], pos["sampler"])
