@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -24,54 +23,18 @@ from pathlib import Path
 
 import pytest
 
+from slurm_support import PARTITION, _run, _slurm_config, require_cluster
+
 pytestmark = pytest.mark.slurm
 
-PARTITION = os.environ.get("GENRL_SLURM_PARTITION", "debug")
 
 
-def _run(cmd: list[str], timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def _cluster_skip_reason() -> str | None:
-    if shutil.which("sbatch") is None:
-        return "sbatch not on PATH: apt-get install -y slurm-wlm munge, then bash scripts/slurm_local_cluster.sh"
-    try:
-        # `scontrol ping` fails at once when slurmctld is down (sinfo retries for ~9 s first)
-        ping = _run(["scontrol", "ping"], timeout=15)
-        if ping.returncode != 0:
-            first = (ping.stdout.strip().splitlines() or [ping.stderr.strip()])[0]
-            return f"slurmctld does not answer ({first}): run bash scripts/slurm_local_cluster.sh"
-        res = _run(["sinfo", "-h", "-p", PARTITION, "-o", "%P %a %D %T"], timeout=15)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"sinfo does not answer ({exc!r}): start the cluster with bash scripts/slurm_local_cluster.sh"
-    if res.returncode != 0:
-        return f"sinfo failed (slurmctld down?): {res.stderr.strip()[:200]}"
-    if not res.stdout.strip():
-        return f"no partition {PARTITION!r} on this cluster (set GENRL_SLURM_PARTITION)"
-    if " up " not in f" {res.stdout} ":
-        return f"partition {PARTITION!r} is not up: {res.stdout.strip()}"
-    return None
-
-
-_SKIP = _cluster_skip_reason()
-if _SKIP is not None:
-    pytest.skip(_SKIP, allow_module_level=True)
+require_cluster()
 
 submitit = pytest.importorskip("submitit")
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _slurm_config() -> dict[str, str]:
-    out = _run(["scontrol", "show", "config"]).stdout
-    conf = {}
-    for line in out.splitlines():
-        if "=" in line:
-            key, _, value = line.partition("=")
-            conf[key.strip()] = value.strip()
-    return conf
 
 
 def _seconds(text: str | None, key: str | None = None, default: int = 0) -> int:

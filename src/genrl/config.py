@@ -247,6 +247,20 @@ def register_configs() -> None:
         ("dataset", "npz_schema", NPZDatasetConfig),
     ]:
         cs.store(group=group, name=name, node=node)
+    _register_launcher_bases(cs)
+
+
+def _register_launcher_bases(cs: ConfigStore) -> None:
+    """Expose the submitit plugin's schemas under ``*_plugin`` so conf/hydra/launcher/submitit_*.yaml can extend
+    them with genrl's defaults while keeping the plugin's names (``hydra/launcher=submitit_slurm``)."""
+    try:
+        from hydra_plugins.hydra_submitit_launcher.config import LocalQueueConf, SlurmQueueConf
+    except ImportError:  # the launcher plugin is optional at import time
+        return
+    for name, schema in (("submitit_slurm_plugin", SlurmQueueConf), ("submitit_local_plugin", LocalQueueConf)):
+        # a plain copy: Hydra imports the plugin module under its own name, so its dataclass is not ours
+        defaults = OmegaConf.to_container(OmegaConf.structured(schema))
+        cs.store(group="hydra/launcher", name=name, node=defaults, provider="genrl")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -11,12 +11,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 import genrl
 from genrl.data import Transitions, check_against_env, transform_rewards
-from genrl.errors import ConfigError, DatasetError
+from genrl.errors import ConfigError, DatasetError, GenrlError
 from genrl.evaluation import SCORE_SCALE, Evaluator, Task, make_env
 from genrl.models import GenerativeModel
 from genrl.training.budget import Budget
@@ -39,7 +40,15 @@ def build(node: DictConfig, **runtime: Any) -> Any:
     spec = OmegaConf.to_container(node, resolve=True)
     for key in LABEL_KEYS:
         spec.pop(key, None)
-    obj = instantiate(spec, **runtime)
+    try:
+        obj = instantiate(spec, **runtime)
+    except InstantiationException as err:  # surface mistakes in user input as one line, not a traceback
+        cause = err.__cause__
+        if isinstance(cause, GenrlError):
+            raise cause from None
+        if isinstance(cause, ValueError):
+            raise ConfigError(f"{spec['_target_']}: {cause}") from None
+        raise
     log.info("built %s", spec["_target_"])
     return obj
 
@@ -215,6 +224,8 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
         "steps": sum(outcome.phase_steps.values()),
         "phase_steps": outcome.phase_steps,
         "wall_time_s": round(outcome.wall_time_s, 2),
+        "sessions": outcome.sessions,
+        "resumed_at": outcome.resumed_at,
         "device": _device_name(device),
         "curve": {"step": [e["step"] for e in evals], "score": [e["score"] for e in evals]},
         "score_scale": SCORE_SCALE,

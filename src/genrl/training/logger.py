@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from tqdm.auto import tqdm
 
 WANDB_MODES = ("online", "offline", "disabled")
 METRICS_FILE = "metrics.jsonl"
+log = logging.getLogger(__name__)
 
 
 class RunLogger:
@@ -30,9 +32,8 @@ class RunLogger:
         with self.path.open("a") as handle:
             handle.write(json.dumps(record) + "\n")
         if self._wandb_run is not None:
-            step = record.get("global_step")
             flat = {f"{record['phase']}/{k}": v for k, v in record.items() if isinstance(v, int | float)}
-            self._wandb_run.log(flat, step=step)
+            self._wandb_call(lambda run: run.log(flat, step=record.get("global_step")))
 
     def offset(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
@@ -56,19 +57,29 @@ class RunLogger:
         )
 
     def summary(self, values: dict[str, Any]) -> None:
-        if self._wandb_run is not None:
-            self._wandb_run.summary.update(values)
+        self._wandb_call(lambda run: run.summary.update(values))
 
     def close(self) -> None:
-        if self._wandb_run is not None:
-            self._wandb_run.finish()
+        self._wandb_call(lambda run: run.finish())
+        self._wandb_run = None
+
+    def _wandb_call(self, action) -> None:
+        """wandb is a mirror: if it fails (e.g. its service was killed by a SLURM signal), drop it, keep training."""
+        if self._wandb_run is None:
+            return
+        try:
+            action(self._wandb_run)
+        except Exception as err:  # any wandb failure must not cost the run
+            log.warning("wandb failed (%s); continuing without it, metrics stay in %s", err, self.path)
             self._wandb_run = None
 
 
 def _start_wandb(run_dir: Path, settings: dict[str, Any]):
-    mode = os.environ.get("WANDB_MODE", settings.get("mode", "offline"))
-    if mode not in WANDB_MODES:
-        raise ValueError(f"logger.wandb_mode must be one of {WANDB_MODES}, got {mode!r}")
+    """``disabled`` in the config always wins; otherwise $WANDB_MODE (e.g. set on compute nodes) beats the config."""
+    configured = settings.get("mode", "offline")
+    if configured not in WANDB_MODES:
+        raise ValueError(f"logger.wandb_mode must be one of {WANDB_MODES}, got {configured!r}")
+    mode = "disabled" if configured == "disabled" else os.environ.get("WANDB_MODE", configured)
     if mode == "disabled":
         return None
     import wandb  # heavy import: only when used

@@ -15,6 +15,7 @@ from genrl.training.budget import Budget
 from genrl.training.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
 from genrl.training.logger import RunLogger
 from genrl.training.phases import Algorithm, Phase
+from genrl.training.preemption import PreemptionGuard
 
 #: evaluate(final) -> summary dict with at least "score"; ``final`` asks for the final-evaluation episodes.
 EvaluateFn = Callable[[bool], dict[str, float]]
@@ -25,6 +26,8 @@ class TrainingOutcome:
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     phase_steps: dict[str, int] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    sessions: int = 1  # how many processes worked on this run (1 + resumptions)
+    resumed_at: list[dict[str, Any]] = field(default_factory=list)  # where each resumption picked up
 
 
 @dataclass
@@ -37,10 +40,10 @@ class _Position:
 class Trainer:
     """Drives any :class:`~genrl.training.phases.Algorithm`; knows no algorithm by name.
 
-    A checkpoint (atomic) is written every ``checkpoint_every_s`` seconds, after every evaluation and at the end
-    of every phase. It holds the algorithm, the minibatch sampler, all RNG states, the position and the
-    evaluation history, so re-running resumes exactly where the last checkpoint left off: on CPU a resumed run
-    ends with the same numbers as an uninterrupted one.
+    A checkpoint (atomic) is written every ``checkpoint_every_s`` seconds, after every evaluation, at the end of
+    every phase, and on SIGTERM / SIGUSR2 / SIGINT (preemption, requeue, Ctrl-C). It holds the algorithm, the
+    minibatch sampler, all RNG states, the position and the evaluation history, so re-running resumes exactly
+    where the last checkpoint left off: on CPU a resumed run ends with the same numbers as an uninterrupted one.
     """
 
     def __init__(
@@ -68,15 +71,16 @@ class Trainer:
     # -- public ------------------------------------------------------------------------------------------
     def fit(self) -> TrainingOutcome:
         phases = self.algorithm.phases()
-        position = self._resume()
+        position = self._resume(phases)
         offset = sum(self.budget.phase_steps(p, len(self.data)) for p in phases[: position.phase_index])
-        for index in range(position.phase_index, len(phases)):
-            phase = phases[index]
-            total = self.budget.phase_steps(phase, len(self.data))
-            resumed = position if index == position.phase_index and position.sampler is not None else None
-            self._run_phase(index, phase, total, offset, resumed)
-            self.outcome.phase_steps[phase.name] = total
-            offset += total
+        with PreemptionGuard() as self._guard:
+            for index in range(position.phase_index, len(phases)):
+                phase = phases[index]
+                total = self.budget.phase_steps(phase, len(self.data))
+                resumed = position if index == position.phase_index and position.sampler is not None else None
+                self._run_phase(index, phase, total, offset, resumed)
+                self.outcome.phase_steps[phase.name] = total
+                offset += total
         self.outcome.wall_time_s = self._elapsed()
         return self.outcome
 
@@ -100,8 +104,9 @@ class Trainer:
                     self._log_train(phase, step, offset + step, metrics)
                 if step in eval_at:
                     self._evaluate(phase, step, offset + step, final=step == total)
-                if step in eval_at or step == total or self._checkpoint_due():
+                if step in eval_at or step == total or self._checkpoint_due() or self._guard.pending:
                     self._save(index, step, sampler)
+                    self._guard.forward_pending()
 
     def _log_train(self, phase: Phase, step: int, global_step: int, metrics: dict[str, Tensor | float]) -> None:
         values = {k: float(v) for k, v in metrics.items()}
@@ -131,12 +136,14 @@ class Trainer:
             "evaluations": self.outcome.evaluations,
             "phase_steps": self.outcome.phase_steps,
             "elapsed_s": self._elapsed(),
+            "sessions": self.outcome.sessions,
+            "resumed_at": self.outcome.resumed_at,
             "log_offset": self.logger.offset(),
         }
         save_checkpoint(state, self.checkpoint_path)
         self._last_save = time.monotonic()
 
-    def _resume(self) -> _Position:
+    def _resume(self, phases: list[Phase]) -> _Position:
         state = load_checkpoint(self.checkpoint_path, map_location=self.data.device)
         if state is None:
             return _Position()
@@ -145,6 +152,9 @@ class Trainer:
         self.outcome.evaluations = list(state["evaluations"])
         self.outcome.phase_steps = dict(state["phase_steps"])
         self._elapsed_before = float(state["elapsed_s"])
+        self.outcome.sessions = int(state.get("sessions", 1)) + 1
         self.logger.truncate(int(state["log_offset"]))
         pos = state["position"]
+        here = {"phase": phases[pos["phase_index"]].name, "step": pos["step"]}
+        self.outcome.resumed_at = [*state.get("resumed_at", []), here]
         return _Position(pos["phase_index"], pos["step"], pos["sampler"])
