@@ -23,11 +23,13 @@ def compose_config(overrides: list[str] | None = None, return_hydra_config: bool
         return compose("config", overrides=overrides or [], return_hydra_config=return_hydra_config)
 
 
-def run_train(args: list[str], cwd: Path, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-    """``python train.py ARGS`` in ``cwd`` with the smoke budget's spirit: no wandb, one thread per process."""
+def run_train(
+    args: list[str], cwd: Path, timeout: float = 300, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """``python train.py ARGS`` in ``cwd`` as a user runs it: no wandb, one thread per process (+ ``env``)."""
     proc = subprocess.run(
         [sys.executable, str(REPO / "train.py"), *args],
-        cwd=cwd, env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, env={**SUBPROCESS_ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     if check and proc.returncode != 0:
         raise AssertionError(f"train.py {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

@@ -16,7 +16,7 @@ from genrl.experiment import build_algorithm
 ALGORITHMS = ["gmpo", "gmpg"]
 PATHS = ["vpsde", "gvp", "icfm"]
 ENVS = sorted(p.stem for p in (CONF / "env").glob("*.yaml"))
-DIMS = {"demo": (3, 1), "hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6)}
+DIMS = {"demo": (3, 1), "hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6), "minari": (3, 1)}
 TINY = ["net.hidden_sizes=[8,4]", "critic.q_net.hidden_sizes=[8]", "critic.v_net.hidden_sizes=[8]"]
 
 
@@ -30,8 +30,10 @@ def test_all_nine_d4rl_locomotion_tasks_and_the_demo_exist():
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_every_combination_composes_and_instantiates(algorithm, path, env):
-    cfg = compose_config([f"algorithm={algorithm}", f"path={path}", f"env={env}", *TINY])
-    assert (cfg.algorithm.name, cfg.path.name, cfg.env.name) == (algorithm, path, env)
+    extra = ["dataset.dataset_id=some/data-v0"] if env == "minari" else []
+    cfg = compose_config([f"algorithm={algorithm}", f"path={path}", f"env={env}", *TINY, *extra])
+    assert (cfg.algorithm.name, cfg.path.name) == (algorithm, path)
+    assert cfg.env.name == ("some/data-v0" if env == "minari" else env)
     expected = "noise" if (algorithm, path) == ("gmpo", "vpsde") else "velocity"
     assert cfg.model.parameterization == expected
     obs_dim, action_dim = DIMS[env.split("-")[0]]
@@ -80,9 +82,10 @@ def test_budgets_convert_reference_epochs_to_steps():
     from genrl.training.phases import Phase
 
     phase = Phase("policy", epochs=10000, batch_size=4096, update=lambda b: {})
-    assert Budget().phase_steps(phase, 999_998) == 245 * 10000  # ceil(N/B) · epochs (spec §8: 2.44M)
-    assert Budget(fraction=0.1).phase_steps(phase, 999_998) == 245_000
-    assert Budget(steps=7).phase_steps(phase, 999_998) == 7
+    assert Budget().steps_of(phase, 999_998) == 245 * 10000  # ceil(N/B) · epochs (spec §8: 2.44M)
+    assert Budget(fraction=0.1).steps_of(phase, 999_998) == 245_000
+    assert Budget(steps=7).steps_of(phase, 999_998) == 7
+    assert Budget(steps=7, phase_steps={"policy": 9}).steps_of(phase, 999_998) == 9
     assert Budget(max_batch_size=256).batch_size(phase) == 256
     assert Budget(evaluations=4).evaluation_steps(10) == {2, 5, 8, 10}
 

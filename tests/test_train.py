@@ -179,3 +179,18 @@ def test_wandb_offline_never_prompts_and_groups_seeds(tmp_path, smoke_args):
     assert proc.returncode == 0, proc.stderr[-2000:]
     runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
+
+
+def test_training_on_a_local_minari_dataset(tmp_path, smoke_args, monkeypatch):
+    """env=minari takes the evaluation env and reference scores from the dataset's metadata."""
+    from test_data_minari import create, pendulum_episode
+
+    root = str(tmp_path / "minari")
+    monkeypatch.setenv("MINARI_DATASETS_PATH", root)
+    rng = np.random.default_rng(0)
+    episodes = [pendulum_episode(i, 30, terminated=False, rng=rng) for i in range(4)]
+    create("local/pendulum-v0", episodes, env="Pendulum-v1", ref_min_score=-1500.0, ref_max_score=-150.0)
+    args = [*smoke_args, "env=minari", "dataset.dataset_id=local/pendulum-v0"]
+    run_train(args, tmp_path, env={"MINARI_DATASETS_PATH": root})
+    res = results(tmp_path / "run")
+    assert (res["env"], res["eval_env"], res["dataset_transitions"]) == ("local/pendulum-v0", "Pendulum-v1", 120)

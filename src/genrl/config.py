@@ -166,7 +166,7 @@ class NPZDatasetConfig:
 @dataclass
 class TaskConfig:
     name: str = MISSING
-    eval_env_id: str = MISSING
+    eval_env_id: str | None = MISSING  # None: the dataset's evaluation env (Minari metadata)
     ref_min_score: float | None = None  # None: take the dataset's reference scores (Minari metadata)
     ref_max_score: float | None = None
     reward_transform: str = "none"  # locomotion | antmaze | none (spec §7)
@@ -177,12 +177,22 @@ class TaskConfig:
 
 
 @dataclass
+class PhaseStepsConfig:
+    """Exact gradient steps for a phase (null: from epochs × fraction)."""
+
+    behaviour: int | None = None
+    critic: int | None = None
+    policy: int | None = None
+
+
+@dataclass
 class BudgetConfig:
     name: str = MISSING
     fraction: float = 1.0
     steps: int | None = None
     evaluations: int = 100
     max_batch_size: int | None = None
+    phase_steps: PhaseStepsConfig = field(default_factory=PhaseStepsConfig)
 
 
 @dataclass
@@ -216,6 +226,17 @@ class CheckpointConfig:
 
 
 @dataclass
+class FastConfig:
+    """Speed switches (issue: speed). Defaults are the safe, exact choices."""
+
+    tf32: bool = False  # TF32 matmuls on Ampere+ GPUs (≈3e-4 relative error per matmul)
+    autocast: str = "none"  # none | bf16: mixed-precision network forwards (CUDA)
+    compile: bool = False  # torch.compile the networks that are only differentiated once
+    compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs) | max-autotune
+    fused_sampler: bool = False  # evaluation: one unrolled Euler loop (compiled with `compile`) instead of torchdiffeq
+
+
+@dataclass
 class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
@@ -231,6 +252,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    fast: FastConfig = field(default_factory=FastConfig)
 
 
 def register_configs() -> None:

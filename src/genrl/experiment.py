@@ -20,6 +20,7 @@ from genrl.data import Transitions, check_against_env, transform_rewards
 from genrl.errors import ConfigError, DatasetError, GenrlError
 from genrl.evaluation import SCORE_SCALE, Evaluator, Task, make_env
 from genrl.models import GenerativeModel
+from genrl.training.acceleration import autocast, compile_modules, configure_matmul, make_policy_sampler
 from genrl.training.budget import Budget
 from genrl.training.checkpoint import load_checkpoint, seed_everything, write_json
 from genrl.training.logger import RunLogger
@@ -96,7 +97,10 @@ def make_task(cfg: DictConfig, data: Transitions) -> Task:
         raise ConfigError(
             f"env={env.name}: no reference returns to normalise scores; set env.ref_min_score and env.ref_max_score"
         )
-    return Task(env.name, env.eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps)
+    eval_env_id = env.eval_env_id or data.metadata.get("eval_env_id")
+    if eval_env_id is None:
+        raise ConfigError(f"env={env.name}: no evaluation environment; set env.eval_env_id=<Gymnasium id>")
+    return Task(env.name, eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps)
 
 
 def check_resumable(checkpoint_path: Path, config: dict[str, Any]) -> None:
@@ -159,17 +163,23 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     data = transform_rewards(data, cfg.env.reward_transform).to(device)
 
     algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, device)
+    configure_matmul(cfg.fast.tf32)
+    if cfg.fast.compile:
+        compile_modules(algorithm.compilable_modules(), cfg.fast.compile_mode)
+    precision = autocast(cfg.fast.autocast, device)
+    sample = make_policy_sampler(
+        algorithm.policy, cfg.sampling.steps, cfg.sampling.method, cfg.fast.fused_sampler,
+        cfg.fast.compile_mode if cfg.fast.compile else None,
+    )  # fmt: skip
     evaluator = Evaluator(
         task, cfg.eval.episodes, cfg.eval.num_envs, cfg.seed + cfg.eval.seed_offset,
         cfg.eval.vectorization, cfg.eval.clip_actions,
     )  # fmt: skip
 
-    def act(obs: torch.Tensor) -> torch.Tensor:
-        return algorithm.policy.sample(obs, steps=cfg.sampling.steps, method=cfg.sampling.method)
-
     def evaluate(final: bool) -> dict[str, float]:
         episodes = cfg.eval.final_episodes if final else cfg.eval.episodes
-        return evaluator.evaluate(act, device, episodes).summary()
+        with precision():
+            return evaluator.evaluate(sample, device, episodes).summary()
 
     logger = RunLogger(run_dir, wandb_settings(cfg, config, run_dir), progress=cfg.logger.progress)
     metadata = {"config": config, "obs_dim": data.obs_dim, "action_dim": data.action_dim, "version": genrl.__version__}
@@ -184,6 +194,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         checkpoint_every_s=cfg.checkpoint.every_minutes * 60,
         log_every=cfg.logger.every_steps,
         metadata=metadata,
+        precision=precision,
     )
     try:
         outcome = trainer.fit()
@@ -197,8 +208,9 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
 
 def _budget(cfg: DictConfig) -> dict[str, Any]:
-    b = cfg.budget
-    return {"fraction": b.fraction, "steps": b.steps, "evaluations": b.evaluations, "max_batch_size": b.max_batch_size}
+    budget = OmegaConf.to_container(cfg.budget, resolve=True)
+    budget.pop("name")
+    return budget
 
 
 def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: TrainingOutcome, device) -> dict[str, Any]:

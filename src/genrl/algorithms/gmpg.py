@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Batch
@@ -70,6 +70,10 @@ class GMPG:
             self.critic.phase(),
             Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy, evaluate=True),
         ]
+
+    def compilable_modules(self) -> list[nn.Module]:
+        """The critic only: the policy networks are differentiated twice (divergences), which compile lacks."""
+        return [self.critic.q, self.critic.v, self.critic.q_target]
 
     # -- phase 1: behaviour cloning ------------------------------------------------------------------
     def update_behaviour(self, batch: Batch) -> Metrics:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Batch
@@ -39,6 +39,9 @@ class GMPO:
 
     def phases(self) -> list[Phase]:
         return [self.critic.phase(), Phase("policy", self.epochs, self.batch_size, self.update, evaluate=True)]
+
+    def compilable_modules(self) -> list[nn.Module]:
+        return [self.policy.net, self.critic.q, self.critic.v, self.critic.q_target]
 
     def policy_loss(self, batch: Batch) -> tuple[Tensor, Metrics]:
         """L(θ) = (1/B)·Σ_i min(exp(β·A(s_i, a_i)), W_max)·ℓ_θ(a_i | s_i),  A = min(Q1, Q2) − V  (spec §5).

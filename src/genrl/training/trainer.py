@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,11 +60,13 @@ class Trainer:
         checkpoint_every_s: float = 600.0,
         log_every: int = 100,
         metadata: dict[str, Any] | None = None,
+        precision: Callable[[], AbstractContextManager] = contextlib.nullcontext,
     ) -> None:
         self.algorithm, self.data, self.budget, self.logger = algorithm, data, budget, logger
         self.checkpoint_path, self.seed, self.evaluate_fn = Path(checkpoint_path), seed, evaluate
         self.checkpoint_every_s, self.log_every = checkpoint_every_s, max(1, log_every)
         self.metadata = metadata or {}
+        self.precision = precision
         self.outcome = TrainingOutcome()
         self._elapsed_before = 0.0
         self._session_start = time.monotonic()
@@ -72,11 +76,11 @@ class Trainer:
     def fit(self) -> TrainingOutcome:
         phases = self.algorithm.phases()
         position = self._resume(phases)
-        offset = sum(self.budget.phase_steps(p, len(self.data)) for p in phases[: position.phase_index])
+        offset = sum(self.budget.steps_of(p, len(self.data)) for p in phases[: position.phase_index])
         with PreemptionGuard() as self._guard:
             for index in range(position.phase_index, len(phases)):
                 phase = phases[index]
-                total = self.budget.phase_steps(phase, len(self.data))
+                total = self.budget.steps_of(phase, len(self.data))
                 resumed = position if index == position.phase_index and position.sampler is not None else None
                 self._run_phase(index, phase, total, offset, resumed)
                 self.outcome.phase_steps[phase.name] = total
@@ -97,7 +101,8 @@ class Trainer:
         eval_at = self.budget.evaluation_steps(total) if phase.evaluate and self.evaluate_fn else set()
         with self.logger.progress(phase.name, total, step) as bar:
             while step < total:
-                metrics = phase.update(self.data.batch(sampler.next()))
+                with self.precision():
+                    metrics = phase.update(self.data.batch(sampler.next()))
                 step += 1
                 bar.update(1)
                 if step % self.log_every == 0 or step == total:

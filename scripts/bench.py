@@ -1,0 +1,195 @@
+"""Speed benchmark of genrl's phases and evaluation, printing a table and (with --json) one JSON object last.
+
+    python scripts/bench.py --device cpu --quick --json     # minutes on a laptop CPU
+    python scripts/bench.py --device cuda                   # reference sizes (B = 4096 / 40960, reference network)
+
+Measures gradient steps/s of each phase (IQL critic, GMPO policy, GMPG behaviour cloning, GMPG policy gradient)
+on synthetic hopper-sized data, policy actions/s and evaluation env-steps/s with the evaluation sampler (31 Euler
+steps), peak memory, and the achieved FLOP rate against this device's measured matmul peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from genrl.algorithms import GMPG, GMPO
+from genrl.critics import IQLCritic
+from genrl.data import Transitions
+from genrl.evaluation import Evaluator, Task
+from genrl.models import GenerativeModel
+from genrl.networks import DoubleQ, TemporalSpatialResidualNet, ValueNet
+from genrl.paths import AffinePath, GVPSchedule
+from genrl.training.acceleration import compile_modules, configure_matmul, make_policy_sampler
+
+HOPPER = {"obs": 11, "act": 3, "env": "Hopper-v5", "ref": (-20.272305, 3234.3)}
+
+
+@dataclass
+class Sizes:
+    net: tuple[int, ...]
+    batch: int  # critic, GMPO policy, GMPG behaviour cloning
+    pg_batch: int  # GMPG policy gradient
+    pg_steps: int  # Euler steps of the GMPG gradient path
+    eval_episodes: int
+    eval_steps: int  # env steps per episode (time limit)
+    repeats: int
+
+
+REFERENCE = Sizes((512, 256, 128), 4096, 40960, 999, 10, 1000, 20)
+QUICK = Sizes((512, 256, 128), 256, 256, 32, 10, 200, 5)
+
+
+def linear_flops(module: nn.Module) -> int:
+    """Forward FLOPs per sample of the Linear layers (2·in·out each; every layer runs once per forward)."""
+    return sum(2 * m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear))
+
+
+def synthetic_data(n: int, device: torch.device) -> Transitions:
+    g = torch.Generator().manual_seed(0)
+    obs = torch.randn(n, HOPPER["obs"], generator=g)
+    return Transitions(
+        obs=obs, action=torch.rand(n, HOPPER["act"], generator=g) * 2 - 1, reward=torch.randn(n, generator=g),
+        next_obs=obs + 0.01 * torch.randn(n, HOPPER["obs"], generator=g), done=torch.zeros(n),
+        episode_returns=np.zeros(0),
+    ).to(device)  # fmt: skip
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def rate(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int = 3) -> float:
+    """Calls per second: the median of ``repeats`` timed calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - start)
+    return 1.0 / statistics.median(times)
+
+
+def matmul_peak_tflops(device: torch.device) -> float:
+    """Measured fp32 (TF32 if enabled) matmul rate, the ceiling for these MLP-shaped networks."""
+    n = 4096 if device.type == "cuda" else 1024
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    return rate(lambda: a @ b, device, 10) * 2 * n**3 / 1e12
+
+
+def build(sizes: Sizes, device: torch.device):
+    def model() -> GenerativeModel:
+        net = TemporalSpatialResidualNet(HOPPER["act"], HOPPER["obs"], sizes.net)
+        return GenerativeModel(net, AffinePath(GVPSchedule())).to(device)
+
+    def critic() -> IQLCritic:
+        q, v = DoubleQ(HOPPER["obs"], HOPPER["act"]).to(device), ValueNet(HOPPER["obs"]).to(device)
+        return IQLCritic(q, v, lambda p: torch.optim.Adam(p, lr=3e-4), epochs=1, batch_size=sizes.batch)
+
+    def adam(p):
+        return torch.optim.Adam(p, lr=1e-4)
+
+    gmpo = GMPO(model, critic(), adam, beta=1.0, max_weight=100.0, epochs=1, batch_size=sizes.batch)
+    gmpg = GMPG(
+        model, critic(), adam, adam, beta=1.0, behaviour_epochs=1, epochs=1, behaviour_batch_size=sizes.batch,
+        batch_size=sizes.pg_batch, grad_steps=sizes.pg_steps,
+    )  # fmt: skip
+    gmpg.start_policy()
+    return gmpo, gmpg
+
+
+def measure(args: argparse.Namespace) -> dict:
+    device = torch.device(args.device)
+    sizes = QUICK if args.quick else REFERENCE
+    configure_matmul(args.tf32)
+    torch.manual_seed(0)
+    data = synthetic_data(max(sizes.pg_batch, sizes.batch) * 4, device)
+    gmpo, gmpg = build(sizes, device)
+    if args.compile:
+        compile_modules(gmpo.compilable_modules(), "reduce-overhead" if device.type == "cuda" else "default")
+    idx = torch.arange(sizes.batch, device=device)
+    batch, pg_batch = data.batch(idx), data.batch(torch.arange(sizes.pg_batch, device=device))
+    net_flops = linear_flops(gmpo.policy.net)
+    results: dict[str, float | str | int] = {}
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    results["critic_steps_per_s"] = rate(lambda: gmpo.critic.update(batch), device, sizes.repeats * 5)
+    results["gmpo_policy_steps_per_s"] = rate(lambda: gmpo.update(batch), device, sizes.repeats * 5)
+    results["gmpg_bc_steps_per_s"] = rate(lambda: gmpg.update_behaviour(batch), device, sizes.repeats * 5)
+    for gradient in ("exact", "reference"):
+        gmpg.gradient, gmpg.estimator = gradient, "exact" if gradient == "exact" else "hutchinson"
+        results[f"gmpg_pg_{gradient}_s_per_iteration"] = 1.0 / rate(
+            lambda: gmpg.update(pg_batch), device, max(2, sizes.repeats // 4), warmup=1
+        )
+
+    sampler = make_policy_sampler(gmpo.policy, 31, "euler", args.fused, None)
+    obs10 = data.obs[:10]
+    with torch.no_grad():
+        results["policy_actions_per_s_batch10"] = 10 * rate(lambda: sampler(obs10), device, sizes.repeats * 5)
+        task = Task("hopper", HOPPER["env"], *HOPPER["ref"], max_episode_steps=sizes.eval_steps)
+        evaluator = Evaluator(task, sizes.eval_episodes, vectorization="sync")
+        start = time.perf_counter()
+        result = evaluator.evaluate(sampler, device)
+        elapsed = time.perf_counter() - start
+        evaluator.close()
+    results["eval_seconds"] = elapsed
+    results["eval_env_steps_per_s"] = float(result.lengths.sum()) / elapsed
+    results["eval_episodes"], results["eval_env_steps"] = sizes.eval_episodes, int(result.lengths.sum())
+
+    policy_tflops = 3 * net_flops * sizes.batch * results["gmpo_policy_steps_per_s"] / 1e12
+    results["policy_net_mflop_per_sample_forward"] = net_flops / 1e6
+    results["gmpo_policy_achieved_tflops"] = policy_tflops
+    results["matmul_peak_tflops"] = matmul_peak_tflops(device)
+    if device.type == "cuda":
+        results["peak_memory_gb"] = torch.cuda.max_memory_allocated(device) / 2**30
+        results["device_name"] = torch.cuda.get_device_name(device)
+    else:
+        results["peak_memory_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        results["device_name"] = platform.processor() or platform.machine()
+    results |= {
+        "device": str(device), "quick": args.quick, "tf32": args.tf32, "compile": args.compile, "fused": args.fused,
+        "batch": sizes.batch, "pg_batch": sizes.pg_batch, "pg_steps": sizes.pg_steps, "net": list(sizes.net),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+    }  # fmt: skip
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--quick", action="store_true", help="small batches and grids (CPU-sized)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the GMPO networks")
+    parser.add_argument("--fused", action="store_true", help="fused Euler sampler for actions/evaluation")
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: --device cuda but no CUDA device is available", file=sys.stderr)
+        return 2
+    results = measure(args)
+    width = max(map(len, results))
+    for key, value in results.items():
+        print(f"{key:<{width}}  {value:.4g}" if isinstance(value, float) else f"{key:<{width}}  {value}")
+    if args.json:
+        print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
