@@ -22,7 +22,7 @@ from genrl.evaluation import SCORE_SCALE, Evaluator, Task, make_env
 from genrl.models import GenerativeModel
 from genrl.training.acceleration import autocast, compile_modules, configure_matmul, make_policy_sampler
 from genrl.training.budget import Budget
-from genrl.training.checkpoint import load_checkpoint, seed_everything, write_json
+from genrl.training.checkpoint import load_checkpoint, seed_everything, write_json, write_text
 from genrl.training.logger import RunLogger
 from genrl.training.trainer import Trainer, TrainingOutcome
 
@@ -143,59 +143,55 @@ def wandb_settings(cfg: DictConfig, config: dict[str, Any], run_dir: Path) -> di
     }
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train one configuration in ``run_dir`` (resuming its checkpoint if any) and write results.json."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config = OmegaConf.to_container(cfg, resolve=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
-    checkpoint_path = run_dir / CHECKPOINT_FILE
-    check_resumable(checkpoint_path, config)
-
-    device = resolve_device(cfg.device)
-    seed_everything(cfg.seed)
+def prepare_data(cfg: DictConfig, device: torch.device) -> tuple[Transitions, Task, float | None]:
+    """Load and validate the dataset, build its task, and move the (reward-transformed) data to ``device``."""
     data = load_dataset(cfg)
     task = make_task(cfg, data)
     probe_env = make_env(task.eval_env_id)
     check_against_env(data, probe_env.observation_space, probe_env.action_space, task.eval_env_id)
     probe_env.close()
-    dataset_score = float(task.normalized_score(np.mean(data.episode_returns))) if len(data.episode_returns) else None
-    data = transform_rewards(data, cfg.env.reward_transform).to(device)
+    returns = data.episode_returns
+    dataset_score = float(task.normalized_score(np.mean(returns))) if len(returns) else None
+    return transform_rewards(data, cfg.env.reward_transform).to(device), task, dataset_score
 
-    algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, device)
+
+def accelerate(cfg: DictConfig, algorithm, device: torch.device):
+    """Apply ``cfg.fast``; return the precision context factory and the evaluation sampler."""
     configure_matmul(cfg.fast.tf32)
-    if cfg.fast.compile:
-        compile_modules(algorithm.compilable_modules(), cfg.fast.compile_mode)
-    precision = autocast(cfg.fast.autocast, device)
-    sample = make_policy_sampler(
-        algorithm.policy, cfg.sampling.steps, cfg.sampling.method, cfg.fast.fused_sampler,
-        cfg.fast.compile_mode if cfg.fast.compile else None,
-    )  # fmt: skip
-    evaluator = Evaluator(
-        task, cfg.eval.episodes, cfg.eval.num_envs, cfg.seed + cfg.eval.seed_offset,
-        cfg.eval.vectorization, cfg.eval.clip_actions,
-    )  # fmt: skip
+    compile_mode = cfg.fast.compile_mode if cfg.fast.compile else None
+    if compile_mode:
+        compile_modules(algorithm.compilable_modules(), compile_mode)
+    policy, sampling = algorithm.policy, cfg.sampling
+    sample = make_policy_sampler(policy, sampling.steps, sampling.method, cfg.fast.fused_sampler, compile_mode)
+    return autocast(cfg.fast.autocast, device), sample
+
+
+def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Train one configuration in ``run_dir`` (resuming its checkpoint if any) and write results.json."""
+    run_dir = Path(run_dir)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    check_resumable(run_dir / CHECKPOINT_FILE, config)  # before writing anything into an existing run
+    write_text(OmegaConf.to_yaml(config), run_dir / "config.yaml")
+
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    data, task, dataset_score = prepare_data(cfg, device)
+    algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, device)
+    precision, sample = accelerate(cfg, algorithm, device)
+    ev = cfg.eval
+    evaluator = Evaluator(task, ev.episodes, ev.num_envs, cfg.seed + ev.seed_offset, ev.vectorization, ev.clip_actions)
 
     def evaluate(final: bool) -> dict[str, float]:
-        episodes = cfg.eval.final_episodes if final else cfg.eval.episodes
         with precision():
-            return evaluator.evaluate(sample, device, episodes).summary()
+            return evaluator.evaluate(sample, device, ev.final_episodes if final else ev.episodes).summary()
 
     logger = RunLogger(run_dir, wandb_settings(cfg, config, run_dir), progress=cfg.logger.progress)
     metadata = {"config": config, "obs_dim": data.obs_dim, "action_dim": data.action_dim, "version": genrl.__version__}
     trainer = Trainer(
-        algorithm,
-        data,
-        Budget(**_budget(cfg)),
-        logger,
-        checkpoint_path,
-        seed=cfg.seed,
-        evaluate=evaluate,
-        checkpoint_every_s=cfg.checkpoint.every_minutes * 60,
-        log_every=cfg.logger.every_steps,
-        metadata=metadata,
-        precision=precision,
-    )
+        algorithm, data, Budget(**_budget(cfg)), logger, run_dir / CHECKPOINT_FILE, seed=cfg.seed,
+        evaluate=evaluate, checkpoint_every_s=cfg.checkpoint.every_minutes * 60, log_every=cfg.logger.every_steps,
+        metadata=metadata, precision=precision,
+    )  # fmt: skip
     try:
         outcome = trainer.fit()
     finally:

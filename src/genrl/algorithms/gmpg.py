@@ -12,12 +12,12 @@ from torch import Tensor, nn
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Batch
 from genrl.models import GenerativeModel
-from genrl.training.phases import Metrics, Phase, frozen
+from genrl.training.phases import Metrics, Phase, Stateful, frozen
 
 GRADIENTS = ("exact", "reference")
 
 
-class GMPG:
+class GMPG(Stateful):
     """Phases: behaviour cloning of μ, the IQL critic, then π (initialised as a copy of μ) by policy gradient.
 
     ``grad_steps`` Euler steps are used for the differentiable sample a_θ = Φ_θ(z; s) and for the likelihoods
@@ -134,18 +134,11 @@ class GMPG:
         return totals
 
     # -- state -----------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
+    def stateful_members(self) -> dict[str, Any]:
         return {
-            "behaviour": self.behaviour.state_dict(),
-            "behaviour_optimizer": self.behaviour_optimizer.state_dict(),
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "critic": self.critic.state_dict(),
+            "behaviour": self.behaviour,
+            "behaviour_optimizer": self.behaviour_optimizer,
+            "policy": self.policy,
+            "optimizer": self.optimizer,
+            "critic": self.critic,
         }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.behaviour.load_state_dict(state["behaviour"])
-        self.behaviour_optimizer.load_state_dict(state["behaviour_optimizer"])
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.critic.load_state_dict(state["critic"])

@@ -12,10 +12,10 @@ from torch import Tensor, nn
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Batch
 from genrl.models import GenerativeModel
-from genrl.training.phases import Metrics, Phase
+from genrl.training.phases import Metrics, Phase, Stateful
 
 
-class GMPO:
+class GMPO(Stateful):
     """Phases: IQL critic, then the policy trained from scratch on dataset actions, weighted by advantage.
 
     The critic is trained to completion first and is frozen afterwards; there is no behaviour phase.
@@ -68,14 +68,5 @@ class GMPO:
         self.optimizer.step()
         return metrics
 
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "policy": self.policy.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "critic": self.critic.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.policy.load_state_dict(state["policy"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.critic.load_state_dict(state["critic"])
+    def stateful_members(self) -> dict[str, Any]:
+        return {"policy": self.policy, "optimizer": self.optimizer, "critic": self.critic}

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from genrl.data.transitions import Batch
 from genrl.networks import DoubleQ, ValueNet
-from genrl.training.phases import Phase
+from genrl.training.phases import Phase, Stateful
 
 V_TARGETS = ("updated", "pre_update")
 
@@ -21,7 +21,7 @@ def expectile_loss(u: Tensor, tau: float) -> Tensor:
     return torch.abs(tau - (u < 0).to(u.dtype)) * u.pow(2)
 
 
-class IQLCritic:
+class IQLCritic(Stateful):
     """Twin Q, target Q̄ and V trained by expectile regression (IQL).
 
     One step on (s, a, r, s', d):
@@ -90,21 +90,14 @@ class IQLCritic:
         """A(s, a) = min(Q1, Q2)(s, a) − V(s) with the online Q (as the reference's policy phase uses)."""
         return self.q.min_q(obs, action) - self.v(obs)
 
-    def state_dict(self) -> dict[str, Any]:
+    def stateful_members(self) -> dict[str, Any]:
         return {
-            "q": self.q.state_dict(),
-            "v": self.v.state_dict(),
-            "q_target": self.q_target.state_dict(),
-            "q_optimizer": self.q_optimizer.state_dict(),
-            "v_optimizer": self.v_optimizer.state_dict(),
+            "q": self.q,
+            "v": self.v,
+            "q_target": self.q_target,
+            "q_optimizer": self.q_optimizer,
+            "v_optimizer": self.v_optimizer,
         }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.q.load_state_dict(state["q"])
-        self.v.load_state_dict(state["v"])
-        self.q_target.load_state_dict(state["q_target"])
-        self.q_optimizer.load_state_dict(state["q_optimizer"])
-        self.v_optimizer.load_state_dict(state["v_optimizer"])
 
 
 def _step(optimizer: torch.optim.Optimizer, loss: Tensor) -> None:

@@ -45,7 +45,11 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 
 
 def write_json(data: Any, path: Path) -> None:
-    _atomic_write(path, lambda handle: handle.write((json.dumps(data, indent=2) + "\n").encode()))
+    write_text(json.dumps(data, indent=2) + "\n", path)
+
+
+def write_text(text: str, path: Path) -> None:
+    _atomic_write(path, lambda handle: handle.write(text.encode()))
 
 
 def rng_state() -> dict[str, Any]:

@@ -48,6 +48,21 @@ class Algorithm(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class Stateful:
+    """``state_dict``/``load_state_dict`` over the members that ``stateful_members()`` names."""
+
+    def stateful_members(self) -> dict[str, Any]:
+        """Name → object with its own state_dict/load_state_dict (modules, optimizers, critics)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        return {name: member.state_dict() for name, member in self.stateful_members().items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, member in self.stateful_members().items():
+            member.load_state_dict(state[name])
+
+
 @contextlib.contextmanager
 def frozen(*modules: nn.Module) -> Iterator[None]:
     """Temporarily stop parameter gradients of ``modules`` (inputs still receive gradients through them)."""
