@@ -74,7 +74,9 @@ def test_gmpg_exact_gradient_keeps_pi_at_mu_without_reward():
     hit, actions = rewarded_fraction(gmpg.policy)
     assert 0.4 < hit < 0.6
     assert support(actions) >= support(mu_actions) - 0.05
-    assert abs(last["kl_bits"].item() - first["kl_bits"].item()) < 0.25
+    # the estimate settles at the Euler/ODE discretisation offset (≈ −0.5 bits here) instead of growing; the
+    # reference gradient raises it by more than 2 bits in the same 100 steps (docs/algorithms.md)
+    assert abs(last["kl_bits"].item() - first["kl_bits"].item()) < 0.5
 
 
 @pytest.mark.parametrize("estimator", ["exact", "hutchinson"])

@@ -5,7 +5,7 @@
 integrating the augmented state (x, I) backwards from the data end (t = 1) to the noise end (t = 0), with
 dI/dt = ∇·v so that I(0) = −∫_0^1 ∇·v dt. The divergence is exact (one batched Jacobian-diagonal pass over the
 D action dims; cheap for D ≤ ~10) or Hutchinson's estimate εᵀ(∂v/∂x)ε with a probe redrawn at every evaluation
-(Gaussian as in the reference, or Rademacher).
+(Gaussian as in the reference, or Rademacher). Both use forward-mode differentiation (Jacobian-vector products).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 
 import torch
+import torch.autograd.forward_ad as fwAD
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
@@ -46,27 +47,40 @@ def velocity_and_divergence(
     probe: str = "gaussian",
     create_graph: bool = False,
 ) -> tuple[Tensor, Tensor]:
-    """v(t, x) (B, D) and ∇·v(t, x) (B,). Gradients flow to ``x`` and the field's parameters iff ``create_graph``."""
-    with torch.enable_grad():
-        x_in = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
+    """v(t, x) (B, D) and ∇·v(t, x) (B,). Gradients flow to ``x`` and the field's parameters iff ``create_graph``.
+
+    ``exact``: the trace of the forward-mode Jacobian (:func:`velocity_and_jacobian`); ``hutchinson``: εᵀ(∂v/∂x)ε
+    with one forward-mode Jacobian-vector product and a fresh probe ε.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown divergence estimator {estimator!r}; expected one of {ESTIMATORS}")
+    with torch.set_grad_enabled(create_graph):
         if estimator == "exact":
-            batch, dim = x_in.shape
-            x_rep = x_in.repeat(dim, 1)  # copy i (rows i·B … i·B+B−1) gives row i of the Jacobian
-            v_rep = field(t, x_rep, cond.repeat(dim, 1)).view(dim, batch, dim)
-            diag_out = v_rep.diagonal(dim1=0, dim2=2)  # (B, D): [b, i] = v_i of copy i
-            (grad,) = torch.autograd.grad(diag_out.sum(), x_rep, create_graph=create_graph)
-            div = grad.view(dim, batch, dim).diagonal(dim1=0, dim2=2).sum(-1)
-            v = v_rep[0]
-        elif estimator == "hutchinson":
-            v = field(t, x_in, cond)
-            eps = _probe(x_in, probe)
-            (vjp,) = torch.autograd.grad(v, x_in, grad_outputs=eps, create_graph=create_graph)
-            div = (vjp * eps).sum(-1)
-        else:
-            raise ValueError(f"unknown divergence estimator {estimator!r}; expected one of {ESTIMATORS}")
-    if not create_graph:
-        v, div = v.detach(), div.detach()
-    return v, div
+            v, jac = velocity_and_jacobian(field, t, x, cond)
+            return v, jac.diagonal(dim1=-2, dim2=-1).sum(-1)
+        eps = _probe(x, probe)
+        v, jvp = _forward_mode(field, t, x, cond, eps)
+        return v, (jvp * eps).sum(-1)
+
+
+def velocity_and_jacobian(field: ConditionedField, t: Tensor, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
+    """v(t, x) (B, D) and its Jacobian ∂v/∂x (B, D, D), differentiable whenever grad mode is on.
+
+    Forward mode: D copies of the batch, copy i carrying the tangent e_i, give the D Jacobian columns in one
+    pass. No ``autograd.grad`` runs inside, so the step composes with non-reentrant checkpointing without
+    keeping any recomputed activations alive (an inner reverse-mode pass would).
+    """
+    batch, dim = x.shape
+    tangents = torch.eye(dim, device=x.device, dtype=x.dtype).repeat_interleave(batch, dim=0)
+    v_rep, columns = _forward_mode(field, t, x.repeat(dim, 1), cond.repeat(dim, 1), tangents)
+    return v_rep[:batch], columns.view(dim, batch, dim).permute(1, 2, 0)  # [b, j, i] = ∂v_j/∂x_i
+
+
+def _forward_mode(field: ConditionedField, t: Tensor, x: Tensor, cond: Tensor, tangent: Tensor):
+    """(v(t, x), (∂v/∂x)·tangent) by forward-mode automatic differentiation."""
+    with fwAD.dual_level():
+        primal, jvp = fwAD.unpack_dual(field(t, fwAD.make_dual(x, tangent), cond))
+    return primal, jvp
 
 
 def log_prob(
@@ -122,18 +136,6 @@ def _result(x_0: Tensor, integral: Tensor, return_latent: bool) -> Tensor | tupl
     return (log_p, x_0) if return_latent else log_p
 
 
-def velocity_and_jacobian(field: ConditionedField, t: Tensor, x: Tensor, cond: Tensor) -> tuple[Tensor, Tensor]:
-    """v(t, x) (B, D) and its Jacobian ∂v/∂x (B, D, D), both differentiable (one batched pass over D copies)."""
-    with torch.enable_grad():
-        x_in = x if x.requires_grad else x.detach().requires_grad_(True)
-        batch, dim = x_in.shape
-        x_rep = x_in.repeat(dim, 1)  # copy i carries row i of the Jacobian
-        v_rep = field(t, x_rep, cond.repeat(dim, 1)).view(dim, batch, dim)
-        eye = torch.eye(dim, device=x.device, dtype=x.dtype)
-        (grad,) = torch.autograd.grad((v_rep * eye[:, None, :]).sum(), x_rep, create_graph=True)
-    return v_rep[0], grad.view(dim, batch, dim).transpose(0, 1)
-
-
 def euler_sample_log_prob(
     field: ConditionedField, x_0: Tensor, cond: Tensor, grid: Tensor, recompute: bool = False
 ) -> tuple[Tensor, Tensor]:
@@ -153,7 +155,7 @@ def euler_sample_log_prob(
         v, jac = velocity_and_jacobian(field, t, x, cond)
         return x + h * v, torch.linalg.slogdet(eye + h * jac).logabsdet
 
-    x = x_0 if x_0.requires_grad or not torch.is_grad_enabled() else x_0.detach().requires_grad_(True)
+    x = x_0
     log_det = torch.zeros(x_0.shape[0], device=x_0.device, dtype=x_0.dtype)
     for k in range(len(grid) - 1):
         h = grid[k + 1] - grid[k]
