@@ -1,11 +1,14 @@
 """Speed benchmark of genrl's phases and evaluation, printing a table and (with --json) one JSON object last.
 
-    python scripts/bench.py --device cpu --quick --json     # minutes on a laptop CPU
+    python scripts/bench.py --device cpu --quick --json     # a minute on a laptop CPU
     python scripts/bench.py --device cuda                   # reference sizes (B = 4096 / 40960, reference network)
+    python scripts/bench.py --device cuda --tf32 --compile --fused --profile   # the fast path, and where time goes
 
-Measures gradient steps/s of each phase (IQL critic, GMPO policy, GMPG behaviour cloning, GMPG policy gradient)
-on synthetic hopper-sized data, policy actions/s and evaluation env-steps/s with the evaluation sampler (31 Euler
-steps), peak memory, and the achieved FLOP rate against this device's measured matmul peak.
+Measures gradient steps/s of each phase (IQL critic, GMPO policy, GMPG behaviour cloning, GMPG policy gradient
+with the exact and the reference gradient) on synthetic hopper-sized data, policy actions/s and evaluation
+env-steps/s with the evaluation sampler (31 Euler steps; HalfCheetah-v5, which never ends an episode early, so
+every episode runs the full time limit), peak memory, and the achieved FLOP rate of the GMPO policy step against
+this device's measured matmul peak.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ from genrl.evaluation import Evaluator, Task
 from genrl.models import GenerativeModel
 from genrl.networks import DoubleQ, TemporalSpatialResidualNet, ValueNet
 from genrl.paths import AffinePath, GVPSchedule
-from genrl.training.acceleration import compile_modules, configure_matmul, make_policy_sampler
+from genrl.training.acceleration import autocast, compile_modules, configure_matmul, make_policy_sampler
 
-HOPPER = {"obs": 11, "act": 3, "env": "Hopper-v5", "ref": (-20.272305, 3234.3)}
+HOPPER = {"obs": 11, "act": 3}
+#: Evaluation runs on HalfCheetah, which never terminates early: every episode is the full time limit.
+CHEETAH = {"obs": 17, "act": 6, "env": "HalfCheetah-v5", "ref": (-280.178953, 12135.0)}
 
 
 @dataclass
@@ -85,6 +90,20 @@ def rate(fn: Callable[[], object], device: torch.device, repeats: int, warmup: i
     return 1.0 / statistics.median(times)
 
 
+def profile_table(fn: Callable[[], object], label: str, device: torch.device, precision, calls: int = 5) -> str:
+    """The operators that take the most time over ``calls`` calls of ``fn`` (torch.profiler)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    fn()
+    with profile(activities=activities) as prof, precision():
+        for _ in range(calls):
+            fn()
+        sync(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    return f"== profile: {label} ({calls} calls)\n" + prof.key_averages().table(sort_by=key, row_limit=12)
+
+
 def matmul_peak_tflops(device: torch.device) -> float:
     """Measured fp32 (TF32 if enabled) matmul rate, the ceiling for these MLP-shaped networks."""
     n = 4096 if device.type == "cuda" else 1024
@@ -92,10 +111,14 @@ def matmul_peak_tflops(device: torch.device) -> float:
     return rate(lambda: a @ b, device, 10) * 2 * n**3 / 1e12
 
 
+def policy_model(sizes: Sizes, device: torch.device, dims: dict = HOPPER) -> GenerativeModel:
+    net = TemporalSpatialResidualNet(dims["act"], dims["obs"], sizes.net)
+    return GenerativeModel(net, AffinePath(GVPSchedule())).to(device)
+
+
 def build(sizes: Sizes, device: torch.device):
     def model() -> GenerativeModel:
-        net = TemporalSpatialResidualNet(HOPPER["act"], HOPPER["obs"], sizes.net)
-        return GenerativeModel(net, AffinePath(GVPSchedule())).to(device)
+        return policy_model(sizes, device)
 
     def critic() -> IQLCritic:
         q, v = DoubleQ(HOPPER["obs"], HOPPER["act"]).to(device), ValueNet(HOPPER["obs"]).to(device)
@@ -117,32 +140,42 @@ def measure(args: argparse.Namespace) -> dict:
     device = torch.device(args.device)
     sizes = QUICK if args.quick else REFERENCE
     configure_matmul(args.tf32)
+    precision = autocast("bf16" if args.bf16 else "none", device)
+    compile_mode = ("reduce-overhead" if device.type == "cuda" else "default") if args.compile else None
     torch.manual_seed(0)
     data = synthetic_data(max(sizes.pg_batch, sizes.batch) * 4, device)
     gmpo, gmpg = build(sizes, device)
-    if args.compile:
-        compile_modules(gmpo.compilable_modules(), "reduce-overhead" if device.type == "cuda" else "default")
+    if compile_mode:
+        compile_modules(gmpo.compilable_modules(), compile_mode)
     idx = torch.arange(sizes.batch, device=device)
     batch, pg_batch = data.batch(idx), data.batch(torch.arange(sizes.pg_batch, device=device))
     net_flops = linear_flops(gmpo.policy.net)
     results: dict[str, float | str | int] = {}
 
+    def timed(step: Callable[[], object], repeats: int, warmup: int = 3) -> float:
+        def run() -> None:
+            with precision():
+                step()
+
+        return rate(run, device, repeats, warmup)
+
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    results["critic_steps_per_s"] = rate(lambda: gmpo.critic.update(batch), device, sizes.repeats * 5)
-    results["gmpo_policy_steps_per_s"] = rate(lambda: gmpo.update(batch), device, sizes.repeats * 5)
-    results["gmpg_bc_steps_per_s"] = rate(lambda: gmpg.update_behaviour(batch), device, sizes.repeats * 5)
+    results["critic_steps_per_s"] = timed(lambda: gmpo.critic.update(batch), sizes.repeats * 5)
+    results["gmpo_policy_steps_per_s"] = timed(lambda: gmpo.update(batch), sizes.repeats * 5)
+    results["gmpg_bc_steps_per_s"] = timed(lambda: gmpg.update_behaviour(batch), sizes.repeats * 5)
     for gradient in ("exact", "reference"):
         gmpg.gradient, gmpg.estimator = gradient, "exact" if gradient == "exact" else "hutchinson"
-        results[f"gmpg_pg_{gradient}_s_per_iteration"] = 1.0 / rate(
-            lambda: gmpg.update(pg_batch), device, max(2, sizes.repeats // 4), warmup=1
+        results[f"gmpg_pg_{gradient}_s_per_iteration"] = 1.0 / timed(
+            lambda: gmpg.update(pg_batch), max(2, sizes.repeats // 4), warmup=1
         )
 
-    sampler = make_policy_sampler(gmpo.policy, 31, "euler", args.fused, None)
-    obs10 = data.obs[:10]
-    with torch.no_grad():
+    eval_policy = policy_model(sizes, device, CHEETAH)
+    sampler = make_policy_sampler(eval_policy, 31, "euler", args.fused, compile_mode)
+    obs10 = torch.randn(10, CHEETAH["obs"], device=device)
+    with torch.no_grad(), precision():
         results["policy_actions_per_s_batch10"] = 10 * rate(lambda: sampler(obs10), device, sizes.repeats * 5)
-        task = Task("hopper", HOPPER["env"], *HOPPER["ref"], max_episode_steps=sizes.eval_steps)
+        task = Task("halfcheetah", CHEETAH["env"], *CHEETAH["ref"], max_episode_steps=sizes.eval_steps)
         evaluator = Evaluator(task, sizes.eval_episodes, vectorization="sync")
         start = time.perf_counter()
         result = evaluator.evaluate(sampler, device)
@@ -151,6 +184,9 @@ def measure(args: argparse.Namespace) -> dict:
     results["eval_seconds"] = elapsed
     results["eval_env_steps_per_s"] = float(result.lengths.sum()) / elapsed
     results["eval_episodes"], results["eval_env_steps"] = sizes.eval_episodes, int(result.lengths.sum())
+    if args.profile:
+        print(profile_table(lambda: gmpo.update(batch), "GMPO policy step", device, precision))
+        print(profile_table(lambda: sampler(obs10), "31-step action sample, batch 10", device, precision))
 
     policy_tflops = 3 * net_flops * sizes.batch * results["gmpo_policy_steps_per_s"] / 1e12
     results["policy_net_mflop_per_sample_forward"] = net_flops / 1e6
@@ -163,7 +199,8 @@ def measure(args: argparse.Namespace) -> dict:
         results["peak_memory_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         results["device_name"] = platform.processor() or platform.machine()
     results |= {
-        "device": str(device), "quick": args.quick, "tf32": args.tf32, "compile": args.compile, "fused": args.fused,
+        "device": str(device), "quick": args.quick, "tf32": args.tf32, "bf16": args.bf16, "compile": args.compile,
+        "fused": args.fused,
         "batch": sizes.batch, "pg_batch": sizes.pg_batch, "pg_steps": sizes.pg_steps, "net": list(sizes.net),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
     }  # fmt: skip
@@ -176,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small batches and grids (CPU-sized)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
     parser.add_argument("--tf32", action="store_true", help="allow TF32 matmuls")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the GMPO networks")
+    parser.add_argument("--bf16", action="store_true", help="bf16 autocast around every step (fast.autocast=bf16)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the GMPO networks and the sampler")
     parser.add_argument("--fused", action="store_true", help="fused Euler sampler for actions/evaluation")
+    parser.add_argument("--profile", action="store_true", help="print where the time of a step and a sample goes")
     args = parser.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("error: --device cuda but no CUDA device is available", file=sys.stderr)

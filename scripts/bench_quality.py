@@ -1,8 +1,13 @@
 """Policy-quality benchmark: train every algorithm × path on one dataset and print scores next to the data's.
 
-    python scripts/bench_quality.py --dataset ../shared/datasets/hopper-v5-medium.hdf5 --env hopper-v5-medium \\
+    python scripts/bench_quality.py --dataset ../shared/datasets/hopper-v5-medium.hdf5 --env hopper-v5-medium \
         --algorithms gmpo --budget fast                       # on a GPU
-    python scripts/bench_quality.py ... --budget cpu -- budget.phase_steps.critic=40000   # CPU-sized (see docs)
+    # on a CPU (docs/benchmarks.md says why each override is there):
+    python scripts/bench_quality.py --dataset ... --algorithms gmpo --budget cpu -- \
+        budget.phase_steps.critic=60000 algorithm.optimizer.lr=1e-3
+    python scripts/bench_quality.py --dataset ... --algorithms gmpg --budget cpu -- \
+        budget.phase_steps.critic=60000 algorithm.behaviour_optimizer.lr=1e-3 budget.phase_steps.policy=100 \
+        algorithm.optimizer.lr=3e-4
 
 Each run is a normal `python train.py ...` in <out>/<algorithm>-<path>/ (rerunning resumes or reuses it). The table
 (Markdown) and all results (JSON, last line) are printed at the end.
