@@ -52,7 +52,7 @@ def make_critic() -> IQLCritic:
 
 def run_phase(phase, data: Transitions, steps: int, seed: int = 0) -> None:
     if phase.on_start is not None:
-        phase.on_start()
+        phase.on_start(data)
     sampler = IndexSampler(len(data), phase.batch_size, seed)
     for _ in range(steps):
         phase.update(data.batch(sampler.next()))

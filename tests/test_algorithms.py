@@ -67,7 +67,7 @@ def test_gmpg_exact_gradient_keeps_pi_at_mu_without_reward():
     gmpg, data = pretrained_gmpg(beta=0.0)
     _, mu_actions = rewarded_fraction(gmpg.behaviour)
     policy = gmpg.phases()[2]
-    policy.on_start()
+    policy.on_start(data)
     _, first = gmpg.policy_loss(data.obs[:512])
     run_phase(policy, data, 100, seed=2)
     _, last = gmpg.policy_loss(data.obs[:512])
@@ -87,7 +87,7 @@ def test_gmpg_starts_with_zero_kl_reference_gradient(estimator):
     gmpg = make_gmpg("icfm", estimator=estimator, gradient="reference")
     behaviour, _, policy = gmpg.phases()
     run_phase(behaviour, data, 50)
-    policy.on_start()
+    policy.on_start(data)
     for p, q in zip(gmpg.policy.parameters(), gmpg.behaviour.parameters()):
         assert torch.equal(p, q)
     torch.testing.assert_close(gmpg.policy.net.time_encoder.W, gmpg.behaviour.net.time_encoder.W)
@@ -106,7 +106,7 @@ def test_gmpg_starts_with_near_zero_kl_exact_gradient():
         behaviour, _, policy = gmpg.phases()
         torch.manual_seed(0)
         run_phase(behaviour, data, 50)
-        policy.on_start()
+        policy.on_start(data)
         gaps.append(abs(gmpg.policy_loss(data.obs[:256])[1]["kl_bits"].item()))
     assert gaps[1] < 0.05 and gaps[1] < gaps[0] / 3
 
@@ -134,7 +134,7 @@ def test_gmpg_chunked_gradient_equals_whole_batch_gradient():
     for chunk in (None, 64):
         torch.manual_seed(1)
         gmpg = make_gmpg("icfm", estimator="exact", chunk_size=chunk)
-        gmpg.phases()[2].on_start()
+        gmpg.phases()[2].on_start(data)
         # noise as a fixed function of the state, so chunking cannot reorder it
         gmpg.policy.sample_with_log_prob = fixed_noise(gmpg.policy.sample_with_log_prob)
         gmpg.optimizer.step = lambda: None  # keep θ; we compare the accumulated gradients

@@ -79,6 +79,20 @@ class GMPOConfig:
     max_weight: float = MISSING
     epochs: float = 10000
     batch_size: int = 4096
+    advantage_normalization: str = "none"  # none (reference) | std: β·A/σ_A, β independent of the reward scale
+    behaviour_epochs: float = 0.0  # > 0: a behaviour-cloning phase initialises the policy
+    ema_decay: float | None = None  # an EMA of the policy's weights acts (evaluation, Agent)
+
+
+@dataclass
+class BCConfig:
+    _target_: str = "genrl.algorithms.BehaviourCloning"
+    name: str = "bc"
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=1e-4))
+    epochs: float = 10000
+    batch_size: int = 4096
+    train_critic: bool = False  # the critic scores candidates only (sampling.candidates > 1)
+    ema_decay: float | None = None
 
 
 @dataclass
@@ -98,6 +112,9 @@ class GMPGConfig:
     probe: str = "gaussian"
     recompute: bool = True
     chunk_size: int | None = None
+    advantage_normalization: str = "none"  # none (reference) | std: −β·Q/σ_A
+    clamp_actions: bool = False  # Q at the action clamped to the data's action box
+    ema_decay: float | None = None  # μ (and so π's start) is the EMA of the behaviour-cloning weights
 
 
 @dataclass
@@ -199,6 +216,9 @@ class BudgetConfig:
 class SamplingConfig:
     steps: int = 31  # GRL's t_span = 32 grid points
     method: str = "euler"
+    candidates: int = 1  # K actions per state scored by min(Q1, Q2); 1 = the reference protocol
+    selection: str = "argmax"  # argmax | softmax (over score / (temperature·σ_A))
+    temperature: float = 1.0
 
 
 @dataclass
@@ -240,6 +260,8 @@ class FastConfig:
 class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    recipe_name: str = "reference"  # set by the recipe group: reference | fast
+    normalize_observations: bool = False  # (s − mean)/std with the dataset's statistics, saved with the policy
     algorithm: Any = MISSING
     path: Any = MISSING
     dataset: Any = MISSING
@@ -261,6 +283,7 @@ def register_configs() -> None:
     for group, name, node in [
         ("algorithm", "gmpo_schema", GMPOConfig),
         ("algorithm", "gmpg_schema", GMPGConfig),
+        ("algorithm", "bc_schema", BCConfig),
         ("path", "vpsde_schema", VPSDEPathConfig),
         ("path", "gvp_schema", GVPPathConfig),
         ("path", "icfm_schema", ICFMPathConfig),
@@ -299,8 +322,12 @@ def config_dirname(override_dirname: str) -> str:
     return re.sub(r"[/\\]", "_", override_dirname) or "default"
 
 
+def greater_than(a: float, b: float) -> bool:
+    return a > b
+
+
 def register_resolvers() -> None:
-    for name, fn in [("genrl.asset", asset_path), ("genrl.dirname", config_dirname)]:
+    for name, fn in [("genrl.asset", asset_path), ("genrl.dirname", config_dirname), ("genrl.gt", greater_than)]:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

@@ -6,6 +6,8 @@ import hashlib
 import json
 import logging
 import platform
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,12 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from torch import Tensor, nn
 
 import genrl
+from genrl.acting import ActingPolicy
 from genrl.data import Transitions, check_against_env, transform_rewards
+from genrl.data.normalization import ObservationNormalizer
 from genrl.errors import ConfigError, DatasetError, GenrlError
 from genrl.evaluation import SCORE_SCALE, Evaluator, Task, make_env
 from genrl.models import GenerativeModel
@@ -143,25 +148,60 @@ def wandb_settings(cfg: DictConfig, config: dict[str, Any], run_dir: Path) -> di
     }
 
 
-def prepare_data(cfg: DictConfig, device: torch.device) -> tuple[Transitions, Task, float | None]:
-    """Load and validate the dataset, build its task, and move the (reward-transformed) data to ``device``."""
+@dataclass(frozen=True)
+class PreparedData:
+    """The training transitions (reward-transformed, observations normalised if asked) and what acting needs."""
+
+    data: Transitions
+    task: Task
+    dataset_score: float | None
+    normalizer: ObservationNormalizer | None
+    action_box: tuple[list[float], list[float]]  # the evaluation env's action space (low, high)
+
+
+def prepare_data(cfg: DictConfig, device: torch.device) -> PreparedData:
+    """Load and validate the dataset, build its task, and move the transformed data to ``device``."""
     data = load_dataset(cfg)
     task = make_task(cfg, data)
     probe_env = make_env(task.eval_env_id)
     check_against_env(data, probe_env.observation_space, probe_env.action_space, task.eval_env_id)
+    space = probe_env.action_space
+    action_box = (np.asarray(space.low, dtype=float).tolist(), np.asarray(space.high, dtype=float).tolist())
     probe_env.close()
     returns = data.episode_returns
     dataset_score = float(task.normalized_score(np.mean(returns))) if len(returns) else None
-    return transform_rewards(data, cfg.env.reward_transform).to(device), task, dataset_score
+    data = transform_rewards(data, cfg.env.reward_transform)
+    normalizer = ObservationNormalizer.from_data(data) if cfg.normalize_observations else None
+    if normalizer is not None:
+        data = normalizer.transitions(data)
+    return PreparedData(data.to(device), task, dataset_score, normalizer, action_box)
+
+
+def build_acting_policy(
+    cfg: DictConfig,
+    sample: Callable[[Tensor], Tensor],
+    critic_q: nn.Module | None,
+    advantage_scale: float,
+    normalizer: ObservationNormalizer | None,
+    action_box: tuple[list[float], list[float]] | None,
+    device: torch.device,
+) -> ActingPolicy:
+    """What acts in evaluation and deployment: normalisation, then ``sampling.candidates`` scored by min(Q1, Q2)."""
+    sampling = cfg.sampling
+    low, high = (None, None) if action_box is None else (torch.tensor(b, device=device) for b in action_box)
+    return ActingPolicy(
+        sample, normalizer, sampling.candidates, critic_q.min_q if critic_q is not None else None,
+        sampling.selection, sampling.temperature, advantage_scale, low, high,
+    )  # fmt: skip
 
 
 def accelerate(cfg: DictConfig, algorithm, device: torch.device):
-    """Apply ``cfg.fast``; return the precision context factory and the evaluation sampler."""
+    """Apply ``cfg.fast``; return the precision context factory and the acting policy's sampler."""
     configure_matmul(cfg.fast.tf32)
     compile_mode = cfg.fast.compile_mode if cfg.fast.compile else None
     if compile_mode:
         compile_modules(algorithm.compilable_modules(), compile_mode)
-    policy, sampling = algorithm.policy, cfg.sampling
+    policy, sampling = algorithm.acting_policy, cfg.sampling
     sample = make_policy_sampler(policy, sampling.steps, sampling.method, cfg.fast.fused_sampler, compile_mode)
     return autocast(cfg.fast.autocast, device), sample
 
@@ -175,18 +215,26 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     device = resolve_device(cfg.device)
     seed_everything(cfg.seed)
-    data, task, dataset_score = prepare_data(cfg, device)
+    prepared = prepare_data(cfg, device)
+    data, task = prepared.data, prepared.task
     algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, device)
     precision, sample = accelerate(cfg, algorithm, device)
     ev = cfg.eval
     evaluator = Evaluator(task, ev.episodes, ev.num_envs, cfg.seed + ev.seed_offset, ev.vectorization, ev.clip_actions)
 
     def evaluate(final: bool) -> dict[str, float]:
+        critic = algorithm.critic  # frozen by the time the policy is evaluated; σ_A measured at its start
+        act = build_acting_policy(cfg, sample, critic.q, critic.advantage_scale, prepared.normalizer,
+                                  prepared.action_box, device)  # fmt: skip
         with precision():
-            return evaluator.evaluate(sample, device, ev.final_episodes if final else ev.episodes).summary()
+            return evaluator.evaluate(act, device, ev.final_episodes if final else ev.episodes).summary()
 
     logger = RunLogger(run_dir, wandb_settings(cfg, config, run_dir), progress=cfg.logger.progress)
-    metadata = {"config": config, "obs_dim": data.obs_dim, "action_dim": data.action_dim, "version": genrl.__version__}
+    metadata = {
+        "config": config, "obs_dim": data.obs_dim, "action_dim": data.action_dim, "version": genrl.__version__,
+        "obs_normalizer": prepared.normalizer.to_dict() if prepared.normalizer is not None else None,
+        "action_box": prepared.action_box,
+    }  # fmt: skip
     trainer = Trainer(
         algorithm, data, Budget(**_budget(cfg)), logger, run_dir / CHECKPOINT_FILE, seed=cfg.seed,
         evaluate=evaluate, checkpoint_every_s=cfg.checkpoint.every_minutes * 60, log_every=cfg.logger.every_steps,
@@ -196,7 +244,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         outcome = trainer.fit()
     finally:
         evaluator.close()
-    results = summarize(cfg, task, data, dataset_score, outcome, device)
+    results = summarize(cfg, task, data, prepared.dataset_score, outcome, device)
     write_json(results, run_dir / RESULTS_FILE)
     logger.summary({k: v for k, v in results.items() if isinstance(v, int | float)})
     logger.close()
@@ -219,11 +267,15 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
         "eval_env": task.eval_env_id,
         "seed": cfg.seed,
         "budget": cfg.budget.name,
+        "recipe": cfg.recipe_name,
         "score_final": final.get("score"),
         "score_final_std": final.get("score_std"),
         "score_best": max((e["score"] for e in evals), default=None),
         "return_mean": final.get("return_mean"),
         "return_std": final.get("return_std"),
+        "sampling": OmegaConf.to_container(cfg.sampling, resolve=True),
+        "normalize_observations": cfg.normalize_observations,
+        "ema_decay": OmegaConf.select(cfg, "algorithm.ema_decay"),
         "eval_episodes": cfg.eval.episodes,
         "final_episodes": cfg.eval.final_episodes,
         "dataset_score": dataset_score,

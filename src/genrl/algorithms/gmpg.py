@@ -9,9 +9,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.critics import IQLCritic
-from genrl.data.transitions import Batch
+from genrl.data.transitions import Batch, Transitions
 from genrl.models import GenerativeModel
+from genrl.models.ema import ema_of
 from genrl.training.phases import Metrics, Phase, Stateful, frozen
 
 GRADIENTS = ("exact", "reference")
@@ -30,7 +32,13 @@ class GMPG(Stateful):
       both, so ∂log π/∂a = −z_π and ∂log μ/∂a = −z_μ. It is biased: with β = 0 it drives π away from μ.
 
     ``recompute`` checkpoints every ODE step (memory O(steps·B·A)); ``chunk_size`` accumulates the gradient
-    over slices of the batch.
+    over slices of the batch. Options beyond the reference (off by default):
+
+    * ``advantage_normalization="std"``: the Q term is −β·Q/σ_A, σ_A the critic's advantage std over the data,
+      so β is dimensionless (the same β means the same trade-off against the KL at any reward scale);
+    * ``clamp_actions``: Q is evaluated at a_θ clamped to the dataset's action box — the action the simulator
+      executes — so π gains nothing from drifting where Q extrapolates outside the data's support;
+    * ``ema_decay``: μ is the exponential moving average of the behaviour-cloning weights (π starts from it).
     """
 
     def __init__(
@@ -50,9 +58,17 @@ class GMPG(Stateful):
         probe: str = "gaussian",
         recompute: bool = True,
         chunk_size: int | None = None,
+        advantage_normalization: str = "none",
+        clamp_actions: bool = False,
+        ema_decay: float | None = None,
     ) -> None:
         if gradient not in GRADIENTS:
             raise ValueError(f"algorithm.gradient must be one of {GRADIENTS}, got {gradient!r}")
+        if advantage_normalization not in ADVANTAGE_NORMALIZATIONS:
+            raise ValueError(
+                f"algorithm.advantage_normalization must be one of {ADVANTAGE_NORMALIZATIONS}, "
+                f"got {advantage_normalization!r}"
+            )
         self.behaviour, self.policy = make_model(), make_model()
         self.critic = critic
         self.behaviour_optimizer = behaviour_optimizer(self.behaviour.parameters())
@@ -63,6 +79,13 @@ class GMPG(Stateful):
         self.grad_steps, self.estimator, self.probe = grad_steps, estimator, probe
         self.gradient, self.recompute, self.chunk_size = gradient, recompute, chunk_size
         self.kl_scale = 1.0 / (self.policy.action_dim * math.log(2.0))
+        self.advantage_normalization, self.clamp_actions = advantage_normalization, clamp_actions
+        self.behaviour_ema = ema_of(self.behaviour, ema_decay) if ema_decay is not None else None
+        self.action_box: tuple[Tensor, Tensor] | None = None
+
+    @property
+    def acting_policy(self) -> GenerativeModel:
+        return self.policy
 
     def phases(self) -> list[Phase]:
         return [
@@ -82,12 +105,21 @@ class GMPG(Stateful):
         self.behaviour_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.behaviour_optimizer.step()
+        if self.behaviour_ema is not None:
+            self.behaviour_ema.update_parameters(self.behaviour)
         return {"loss": loss.detach()}
 
     # -- phase 3: policy gradient ----------------------------------------------------------------------
-    def start_policy(self) -> None:
-        """π ← μ, including the Fourier time features (spec §6)."""
+    def start_policy(self, data: Transitions) -> None:
+        """π ← μ, including the Fourier time features (spec §6); μ ← its EMA first; σ_A and the action box."""
+        if self.behaviour_ema is not None:
+            self.behaviour.load_state_dict(self.behaviour_ema.module.state_dict())
         self.policy.load_state_dict(self.behaviour.state_dict())
+        self.critic.fit_advantage_scale(data)
+        self._set_action_box(data)
+
+    def _set_action_box(self, data: Transitions) -> None:
+        self.action_box = (data.action.min(0).values, data.action.max(0).values)
 
     def policy_loss(self, obs: Tensor) -> tuple[Tensor, Metrics]:
         """L(θ) = E_s[ −β·Q(s, a_θ) + (log π_θ(a_θ|s) − log μ(a_θ|s)) / (A·ln 2) ],  a_θ = Φ_θ(z; s)  (spec §6)."""
@@ -98,10 +130,17 @@ class GMPG(Stateful):
             action = self.policy.sample(obs, steps=self.grad_steps, recompute=self.recompute)
             log_pi = self._log_prob(self.policy, action, obs, stopgrad_state=True)
             log_mu = self._reference_behaviour_log_prob(action, obs)
-        q = self.critic.q.min_q(obs, action)
+        q = self.critic.q.min_q(obs, self._clamp(action))
         kl = (log_pi - log_mu) * self.kl_scale  # bits per action dimension
-        loss = (-self.beta * q + kl).mean()
+        scale = self.critic.advantage_scale if self.advantage_normalization == "std" else 1.0
+        loss = (-self.beta * q / scale + kl).mean()
         return loss, {"loss": loss.detach(), "q_mean": q.detach().mean(), "kl_bits": kl.detach().mean()}
+
+    def _clamp(self, action: Tensor) -> Tensor:
+        if not self.clamp_actions or self.action_box is None:
+            return action
+        low, high = self.action_box
+        return torch.maximum(torch.minimum(action, high), low)
 
     def _log_prob(self, model: GenerativeModel, action: Tensor, obs: Tensor, **kwargs: Any):
         return model.log_prob(
@@ -134,8 +173,20 @@ class GMPG(Stateful):
         return totals
 
     # -- state -----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        box = None if self.action_box is None else [b.cpu() for b in self.action_box]
+        return {**super().state_dict(), "action_box": box}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        box = state.get("action_box")
+        device = next(self.policy.parameters()).device
+        self.action_box = None if box is None else (box[0].to(device), box[1].to(device))
+
     def stateful_members(self) -> dict[str, Any]:
+        ema = {} if self.behaviour_ema is None else {"behaviour_ema": self.behaviour_ema}
         return {
+            **ema,
             "behaviour": self.behaviour,
             "behaviour_optimizer": self.behaviour_optimizer,
             "policy": self.policy,

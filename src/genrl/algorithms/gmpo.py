@@ -9,16 +9,25 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
-from genrl.data.transitions import Batch
+from genrl.data.transitions import Batch, Transitions
 from genrl.models import GenerativeModel
 from genrl.training.phases import Metrics, Phase, Stateful
 
+ADVANTAGE_NORMALIZATIONS = ("none", "std")
 
-class GMPO(Stateful):
-    """Phases: IQL critic, then the policy trained from scratch on dataset actions, weighted by advantage.
 
-    The critic is trained to completion first and is frozen afterwards; there is no behaviour phase.
+class GMPO(PolicyUpdates, Stateful):
+    """Phases: IQL critic, [behaviour cloning of the policy], then advantage-weighted regression of the policy.
+
+    The critic is trained to completion first and is frozen afterwards. Options beyond the reference (all off
+    by default, which is the reference):
+
+    * ``advantage_normalization="std"``: weights exp(β·A/σ_A) with σ_A the std of A over the dataset, so β
+      is dimensionless and the weighting does not change when the rewards are rescaled;
+    * ``behaviour_epochs > 0``: a behaviour-cloning phase (unweighted loss) initialises the policy;
+    * ``ema_decay``: an exponential moving average of the policy's weights is the copy that acts.
     """
 
     def __init__(
@@ -30,26 +39,45 @@ class GMPO(Stateful):
         max_weight: float,
         epochs: float,
         batch_size: int = 4096,
+        advantage_normalization: str = "none",
+        behaviour_epochs: float = 0.0,
+        ema_decay: float | None = None,
     ) -> None:
-        self.policy = make_model()
+        if advantage_normalization not in ADVANTAGE_NORMALIZATIONS:
+            raise ValueError(
+                f"algorithm.advantage_normalization must be one of {ADVANTAGE_NORMALIZATIONS}, "
+                f"got {advantage_normalization!r}"
+            )
+        self.init_policy(make_model(), optimizer, ema_decay)
         self.critic = critic
-        self.optimizer = optimizer(self.policy.parameters())
         self.beta, self.max_weight = beta, max_weight
         self.epochs, self.batch_size = epochs, batch_size
+        self.advantage_normalization, self.behaviour_epochs = advantage_normalization, behaviour_epochs
 
     def phases(self) -> list[Phase]:
-        return [self.critic.phase(), Phase("policy", self.epochs, self.batch_size, self.update, evaluate=True)]
+        phases = [self.critic.phase()]
+        if self.behaviour_epochs > 0:
+            phases.append(Phase("behaviour", self.behaviour_epochs, self.batch_size, self.update_behaviour))
+        phases.append(Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy,
+                            evaluate=True))  # fmt: skip
+        return phases
 
     def compilable_modules(self) -> list[nn.Module]:
         return [self.policy.net, self.critic.q, self.critic.v, self.critic.q_target]
 
-    def policy_loss(self, batch: Batch) -> tuple[Tensor, Metrics]:
-        """L(θ) = (1/B)·Σ_i min(exp(β·A(s_i, a_i)), W_max)·ℓ_θ(a_i | s_i),  A = min(Q1, Q2) − V  (spec §5).
+    def start_policy(self, data: Transitions) -> None:
+        """Measure the advantage scale σ_A of the now-frozen critic (weights, softmax candidate selection)."""
+        self.critic.fit_advantage_scale(data)
 
-        min(exp(x), W) is computed as exp(min(x, log W)): the same value without overflow.
-        """
-        beta_adv = self.beta * self.critic.advantage(batch.obs, batch.action)
-        weight = torch.exp(beta_adv.clamp(max=math.log(self.max_weight)))
+    def weights(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
+        """(w, β·A/σ): w = min(exp(β·A/σ), W_max), σ = σ_A or 1; computed as exp(min(x, log W)), no overflow."""
+        scale = self.critic.advantage_scale if self.advantage_normalization == "std" else 1.0
+        beta_adv = self.beta * self.critic.advantage(obs, action) / scale
+        return torch.exp(beta_adv.clamp(max=math.log(self.max_weight))), beta_adv
+
+    def policy_loss(self, batch: Batch) -> tuple[Tensor, Metrics]:
+        """L(θ) = (1/B)·Σ_i min(exp(β·A(s_i, a_i)), W_max)·ℓ_θ(a_i | s_i),  A = min(Q1, Q2) − V  (spec §5)."""
+        weight, beta_adv = self.weights(batch.obs, batch.action)
         per_sample = self.policy.loss(batch.action, batch.obs)  # (B,)
         loss = (weight * per_sample).mean()
         metrics = {
@@ -57,16 +85,20 @@ class GMPO(Stateful):
             "generative_loss": per_sample.detach().mean(),
             "weight_mean": weight.mean(),
             "clamped_fraction": (beta_adv > math.log(self.max_weight)).float().mean(),
-            "advantage_mean": beta_adv.mean() / self.beta,
+            "effective_sample_fraction": weight.sum() ** 2 / (weight.pow(2).sum() * weight.numel()),
         }
         return loss, metrics
 
     def update(self, batch: Batch) -> Metrics:
         loss, metrics = self.policy_loss(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        self.policy_step(loss)
         return metrics
 
+    def update_behaviour(self, batch: Batch) -> Metrics:
+        """Behaviour cloning: L(θ) = E[ℓ_θ(a | s)], the unweighted generative loss."""
+        loss = self.policy.loss(batch.action, batch.obs).mean()
+        self.policy_step(loss)
+        return {"loss": loss.detach()}
+
     def stateful_members(self) -> dict[str, Any]:
-        return {"policy": self.policy, "optimizer": self.optimizer, "critic": self.critic}
+        return {**self.policy_members(), "critic": self.critic}

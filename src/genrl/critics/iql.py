@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from genrl.data.transitions import Batch
+from genrl.data.transitions import Batch, Transitions
 from genrl.networks import DoubleQ, ValueNet
 from genrl.training.phases import Phase, Stateful
 
@@ -52,6 +52,7 @@ class IQLCritic(Stateful):
         self.v_optimizer = optimizer(self.v.parameters())
         self.epochs, self.batch_size = epochs, batch_size
         self.expectile, self.discount, self.polyak, self.v_target = expectile, discount, polyak, v_target
+        self.advantage_scale = 1.0  # std of A over the dataset, once measured (fit_advantage_scale)
 
     def phase(self) -> Phase:
         return Phase("critic", self.epochs, self.batch_size, self.update)
@@ -89,6 +90,28 @@ class IQLCritic(Stateful):
     def advantage(self, obs: Tensor, action: Tensor) -> Tensor:
         """A(s, a) = min(Q1, Q2)(s, a) − V(s) with the online Q (as the reference's policy phase uses)."""
         return self.q.min_q(obs, action) - self.v(obs)
+
+    @torch.no_grad()
+    def fit_advantage_scale(self, data: Transitions, chunk: int = 65536) -> float:
+        """Measure σ_A, the standard deviation of A(s, a) over every transition of ``data``, and keep it.
+
+        Dividing advantages (or Q) by σ_A makes β dimensionless: multiplying every reward by c multiplies A
+        and σ_A by c and leaves β·A/σ_A unchanged.
+        """
+        adv = torch.cat([self.advantage(data.obs[i : i + chunk], data.action[i : i + chunk])
+                         for i in range(0, len(data), chunk)]).double()  # fmt: skip
+        scale = float(adv.std()) if adv.numel() > 1 else 0.0
+        if not scale > 0.0:
+            raise ValueError(f"{data.source}: the critic's advantages are constant; cannot normalise their scale")
+        self.advantage_scale = scale
+        return scale
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "advantage_scale": self.advantage_scale}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.advantage_scale = float(state.get("advantage_scale", 1.0))
 
     def stateful_members(self) -> dict[str, Any]:
         return {

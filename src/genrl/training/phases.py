@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from torch import Tensor, nn
 
-from genrl.data.transitions import Batch
+from genrl.data.transitions import Batch, Transitions
 from genrl.models import GenerativeModel
 
 Metrics = dict[str, Tensor | float]
@@ -19,8 +19,9 @@ Metrics = dict[str, Tensor | float]
 class Phase:
     """One stage of training: ``epochs`` passes over the data in minibatches of ``batch_size``.
 
-    ``update`` takes one gradient step and returns metrics. ``on_start`` runs once when the phase is first
-    entered (not when a run resumes inside it). Periodic policy evaluation happens only in phases with
+    ``update`` takes one gradient step and returns metrics. ``on_start(data)`` runs once, with the training
+    transitions, when the phase is first entered (not when a run resumes inside it: what it computes must be
+    part of the algorithm's state). Periodic policy evaluation happens only in phases with
     ``evaluate=True``.
     """
 
@@ -28,7 +29,7 @@ class Phase:
     epochs: float
     batch_size: int
     update: Callable[[Batch], Metrics]
-    on_start: Callable[[], None] | None = None
+    on_start: Callable[[Transitions], None] | None = None
     evaluate: bool = False
 
 
@@ -36,6 +37,7 @@ class Algorithm(Protocol):
     """What the trainer needs; it never looks at an algorithm's name."""
 
     policy: GenerativeModel
+    acting_policy: GenerativeModel  # the weights that act: the policy, or its moving average
 
     def phases(self) -> list[Phase]: ...
 

@@ -97,7 +97,7 @@ class Trainer:
             sampler.load_state_dict(resumed.sampler)
             step = resumed.step
         elif phase.on_start is not None:
-            phase.on_start()
+            phase.on_start(self.data)
         eval_at = self.budget.evaluation_steps(total) if phase.evaluate and self.evaluate_fn else set()
         with self.logger.progress(phase.name, total, step) as bar:
             while step < total:

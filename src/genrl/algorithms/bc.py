@@ -1,0 +1,57 @@
+"""Generative behaviour cloning: the same model and path as GMPO/GMPG, every dataset action weighted alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from genrl.algorithms.policy_updates import PolicyUpdates
+from genrl.critics import IQLCritic
+from genrl.data.transitions import Batch, Transitions
+from genrl.models import GenerativeModel
+from genrl.training.phases import Metrics, Phase, Stateful
+
+
+class BehaviourCloning(PolicyUpdates, Stateful):
+    """L(θ) = E_(s,a)~D[ℓ_θ(a | s)]: the baseline that tells what the critic adds.
+
+    The IQL critic is trained first only when ``train_critic`` (candidate selection scores with it); it never
+    touches the policy's loss.
+    """
+
+    def __init__(
+        self,
+        make_model: Callable[[], GenerativeModel],
+        critic: IQLCritic,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        epochs: float,
+        batch_size: int = 4096,
+        train_critic: bool = False,
+        ema_decay: float | None = None,
+    ) -> None:
+        self.init_policy(make_model(), optimizer, ema_decay)
+        self.critic, self.train_critic = critic, train_critic
+        self.epochs, self.batch_size = epochs, batch_size
+
+    def phases(self) -> list[Phase]:
+        policy = Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy, evaluate=True)
+        return [self.critic.phase(), policy] if self.train_critic else [policy]
+
+    def start_policy(self, data: Transitions) -> None:
+        """Measure the trained critic's advantage scale σ_A (softmax candidate selection uses it)."""
+        if self.train_critic:
+            self.critic.fit_advantage_scale(data)
+
+    def compilable_modules(self) -> list[nn.Module]:
+        return [self.policy.net, self.critic.q, self.critic.v, self.critic.q_target]
+
+    def update(self, batch: Batch) -> Metrics:
+        loss = self.policy.loss(batch.action, batch.obs).mean()
+        self.policy_step(loss)
+        return {"loss": loss.detach()}
+
+    def stateful_members(self) -> dict[str, Any]:
+        return {**self.policy_members(), "critic": self.critic}
