@@ -34,11 +34,14 @@ from bench import REFERENCE, build, synthetic_data
 from dataclasses import replace
 
 device, batch, steps, gradient = torch.device(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+chunk = int(sys.argv[5]) or None
 torch.manual_seed(0)
 sizes = replace(REFERENCE, batch=batch, pg_batch=batch, pg_steps=steps)
-_, gmpg = build(sizes, device)
+data = synthetic_data(batch, device)
+_, gmpg = build(sizes, device, data)
 gmpg.gradient, gmpg.estimator = gradient, "exact" if gradient == "exact" else "hutchinson"
-pg_batch = synthetic_data(batch, device).batch(torch.arange(batch, device=device))
+gmpg.chunk_size = chunk
+pg_batch = data.batch(torch.arange(batch, device=device))
 if device.type == "cuda":
     torch.cuda.synchronize(device)
     torch.cuda.reset_peak_memory_stats(device)
@@ -52,20 +55,38 @@ if device.type == "cuda":
     peak = torch.cuda.max_memory_allocated(device) - before
 else:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
-print(json.dumps({{"batch": batch, "steps": steps, "peak_bytes": peak, "seconds": time.perf_counter() - start}}))
+seconds = time.perf_counter() - start
+row = {{"batch": batch, "steps": steps, "chunk_size": chunk, "peak_bytes": peak, "seconds": seconds}}
+if device.type == "cuda":
+    row["device_total_bytes"] = torch.cuda.get_device_properties(device).total_memory
+print(json.dumps(row))
 """
 
 
-def measure(device: str, batch: int, steps: int, gradient: str) -> dict:
+class MeasureError(RuntimeError):
+    """One (B, K) point gave no result: it failed (``out_of_memory`` tells whether for memory) or ran too long."""
+
+    def __init__(self, message: str, out_of_memory: bool = False) -> None:
+        super().__init__(message)
+        self.out_of_memory = out_of_memory
+
+
+def measure(
+    device: str, batch: int, steps: int, gradient: str, chunk_size: int | None = None, timeout: float | None = None
+) -> dict:
+    """One iteration at (B, K) in a fresh interpreter (``chunk_size``: GMPG's ``algorithm.chunk_size``)."""
     code = CHILD.format(scripts=str(Path(__file__).resolve().parent))
     # glibc's dynamic mmap threshold lets freed activations fragment the heap, so peak RSS would grow with K
     # even when nothing stays alive: a fixed threshold makes RSS track live memory
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    proc = subprocess.run(
-        [sys.executable, "-c", code, device, str(batch), str(steps), gradient], capture_output=True, text=True, env=env
-    )
+    command = [sys.executable, "-c", code, device, str(batch), str(steps), gradient, str(chunk_size or 0)]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise MeasureError(f"B={batch} K={steps}: no result within {timeout:.0f} s") from None
     if proc.returncode != 0:
-        raise SystemExit(f"B={batch} K={steps} failed:\n{proc.stderr[-2000:]}")
+        oom = "out of memory" in proc.stderr.lower()
+        raise MeasureError(f"B={batch} K={steps} failed:\n{proc.stderr[-2000:]}", out_of_memory=oom)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -84,12 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--gradient", choices=["exact", "reference"], default="exact")
     parser.add_argument("--budget-gib", type=float, default=80.0, help="memory to fit one chunk in")
+    parser.add_argument("--chunk-size", type=int, default=None, help="GMPG's algorithm.chunk_size (default: none)")
     args = parser.parse_args(argv)
 
     rows = []
     for batch in args.batches:
         for steps in args.steps:
-            row = measure(args.device, batch, steps, args.gradient)
+            try:
+                row = measure(args.device, batch, steps, args.gradient, args.chunk_size)
+            except MeasureError as err:
+                raise SystemExit(str(err)) from None
             rows.append(row)
             print(f"B={batch:6d} K={steps:4d}  peak {row['peak_bytes'] / 2**30:7.3f} GiB  {row['seconds']:8.2f} s")
     b, c = fit(rows)

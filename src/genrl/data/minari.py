@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import minari
 import numpy as np
 import torch
 from gymnasium import spaces
@@ -75,6 +74,12 @@ def flatten_rows(space: spaces.Space, value: Any) -> np.ndarray:
 
 def _open(dataset_id: str, download: bool) -> Any:
     root = minari_root()
+    try:
+        import minari  # only env=minari needs it: an install without minari (the offline GPU bundle) still trains
+    except ImportError as exc:
+        raise DatasetError(
+            f"Minari dataset '{dataset_id}': the minari package is not installed ({_one_line(exc)}); pip install minari"
+        ) from exc
     try:
         return minari.load_dataset(dataset_id, download=download)
     except FileNotFoundError as exc:
