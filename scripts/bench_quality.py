@@ -1,70 +1,118 @@
-"""Policy-quality benchmark: train every algorithm × path on one dataset and print scores next to the data's.
+"""Policy-quality benchmark: algorithm × path × seed on one or more datasets, mean ± std over seeds.
 
-    python scripts/bench_quality.py --dataset ../shared/datasets/hopper-v5-medium.hdf5 --env hopper-v5-medium \
-        --algorithms gmpo --budget fast                       # on a GPU
-    # on a CPU (docs/benchmarks.md says why each override is there):
-    python scripts/bench_quality.py --dataset ... --algorithms gmpo --budget cpu -- \
-        budget.phase_steps.critic=60000 algorithm.optimizer.lr=1e-3
-    python scripts/bench_quality.py --dataset ... --algorithms gmpg --budget cpu -- \
-        budget.phase_steps.critic=60000 algorithm.behaviour_optimizer.lr=1e-3 budget.phase_steps.policy=100
-    # (keep GMPG's policy-gradient lr at the task's: 10x it made π exploit Q within 20 iterations, see the docs)
+    # recipe=fast on both hopper-v5 datasets, 3 seeds, two one-thread runs side by side (2 cores):
+    python scripts/bench_quality.py --recipe fast --seeds 0 1 2 --jobs 2 \
+        --datasets ../shared/datasets/hopper-v5-medium.hdf5 ../shared/datasets/hopper-v5-medium-replay.hdf5 \
+        --runs gmpo-vpsde gmpo-gvp gmpo-icfm gmpg-gvp bc-gvp
+    # the ablation: each ingredient of the recipe off in turn, one path
+    python scripts/bench_quality.py --recipe fast --seeds 0 1 2 --jobs 2 --datasets ... --runs gmpo-gvp \
+        --ablations none no-selection full-noise reference-polyak no-normalization no-ema reference-weights
 
-Each run is a normal `python train.py ...` in <out>/<algorithm>-<path>/ (rerunning resumes or reuses it). The table
-(Markdown) and all results (JSON, last line) are printed at the end.
+Each run is a normal ``python train.py ...`` (one thread) in <out>/<env>/<run>/<ablation>/seed=<n>/; rerunning
+the script resumes unfinished runs and reuses finished ones. The dataset's env config is
+``conf/env/<file stem>.yaml``. Prints a Markdown table (one row per dataset × run × ablation) and writes every
+run's results to <out>/results.jsonl.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import statistics
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: Each ablation switches one ingredient of recipe=fast off (or to the reference's choice).
+ABLATIONS = {
+    "none": [],
+    "no-selection": ["sampling.candidates=1"],
+    "full-noise": ["sampling.noise_scale=1.0"],
+    "reference-polyak": ["critic.polyak=0.005"],
+    "no-normalization": ["normalize_observations=false"],
+    "no-ema": ["algorithm.ema_decay=null"],
+    "reference-weights": ["algorithm.advantage_normalization=none", "algorithm.beta=16", "algorithm.max_weight=1000"],
+    "reference-lr": ["algorithm.optimizer.lr=1e-4"],
+}
 
 
-def run(algorithm: str, path: str, args: argparse.Namespace) -> dict:
-    run_dir = args.out / f"{algorithm}-{path}"
-    command = [
-        sys.executable, str(REPO / "train.py"), f"algorithm={algorithm}", f"path={path}", f"env={args.env}",
-        f"dataset.path={args.dataset.resolve()}", f"budget={args.budget}", f"seed={args.seed}", "logger=none",
-        f"hydra.run.dir={run_dir.resolve()}", *args.overrides,
-    ]  # fmt: skip
-    print("+", " ".join(command[1:]), flush=True)
-    subprocess.run(command, check=True, cwd=REPO)
-    return json.loads((run_dir / "results.json").read_text())
+def train(dataset: Path, run: str, ablation: str, seed: int, args: argparse.Namespace) -> dict:
+    algorithm, path = run.split("-")
+    env = dataset.stem
+    run_dir = (args.out / env / run / ablation / f"seed={seed}").resolve()
+    if not (run_dir / "results.json").exists():
+        command = [
+            sys.executable, str(REPO / "train.py"), f"algorithm={algorithm}", f"path={path}", f"env={env}",
+            f"dataset.path={dataset.resolve()}", f"recipe={args.recipe}", f"seed={seed}", "logger=none",
+            "logger.progress=false", f"hydra.run.dir='{run_dir}'", *ABLATIONS[ablation], *args.overrides,
+        ]  # fmt: skip
+        if args.budget:
+            command.insert(6, f"budget={args.budget}")
+        print("+", " ".join(command[1:]), flush=True)
+        env_vars = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+        proc = subprocess.run(command, cwd=REPO, env=env_vars, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{run} {ablation} seed {seed} on {env} failed:\n{proc.stderr[-2000:]}")
+    result = json.loads((run_dir / "results.json").read_text())
+    result.update(dataset=env, run=run, ablation=ablation)
+    print(f"  {env} {run} {ablation} seed={seed}: score_final {result['score_final']:.1f} "
+          f"(best {result['score_best']:.1f}, {result['wall_time_s'] / 60:.1f} min)", flush=True)  # fmt: skip
+    return result
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
 
 
 def table(results: list[dict]) -> str:
+    """One row per dataset × run × ablation: mean ± std over seeds (sample std, n − 1)."""
     lines = [
-        "| algorithm-path | score_final | score_best | dataset score | steps | wall time | device |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | run | ablation | seeds | score_final | score_best | dataset score | final episodes "
+        "| wall time per run |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in results:
+        groups.setdefault((r["dataset"], r["run"], r["ablation"]), []).append(r)
+    for (dataset, run, ablation), rs in groups.items():
+        minutes = [r["wall_time_s"] / 60 for r in rs]
         lines.append(
-            f"| {r['algorithm'].upper()}-{r['path'].upper()} | {r['score_final']:.1f} ± {r['score_final_std']:.1f} "
-            f"| {r['score_best']:.1f} | {r['dataset_score']:.1f} | {r['steps']} | {r['wall_time_s'] / 60:.1f} min "
-            f"| {r['device']} |"
+            f"| {dataset} | {run.upper()} | {ablation} | {len(rs)} | {mean_std([r['score_final'] for r in rs])} "
+            f"| {mean_std([r['score_best'] for r in rs])} | {rs[0]['dataset_score']:.1f} | {rs[0]['final_episodes']} "
+            f"| {mean_std(minutes)} min |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--env", default="hopper-v5-medium")
-    parser.add_argument("--algorithms", nargs="+", default=["gmpo", "gmpg"])
-    parser.add_argument("--paths", nargs="+", default=["vpsde", "gvp", "icfm"])
-    parser.add_argument("--budget", default="fast")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--datasets", type=Path, nargs="+", required=True)
+    parser.add_argument("--runs", nargs="+", default=["gmpo-gvp"], help="<algorithm>-<path> pairs")
+    parser.add_argument("--ablations", nargs="+", default=["none"], choices=sorted(ABLATIONS))
+    parser.add_argument("--recipe", default="fast")
+    parser.add_argument("--budget", default=None, help="default: the recipe's own budget")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side")
+    parser.add_argument("--threads", type=int, default=1, help="threads per run")
     parser.add_argument("--out", type=Path, default=REPO / "bench_out" / "quality")
     parser.add_argument("overrides", nargs="*", help="extra train.py overrides (after --)")
     args = parser.parse_args(argv)
-    results = [run(a, p, args) for a in args.algorithms for p in args.paths]
+    jobs = [(d, r, a, s) for d in args.datasets for r in args.runs for a in args.ablations for s in args.seeds]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(lambda job: train(*job, args), jobs))
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "results.jsonl", "a") as handle:
+        for r in results:
+            handle.write(json.dumps(r) + "\n")
     print(table(results))
-    print("± is the std over the final evaluation's episodes; scores are D4RL-normalized (0-100).")
-    print(json.dumps(results))
+    print(f"scores: normalized 0-100; ± is the std over seeds; machine: {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, {args.jobs} run(s) at a time, {args.threads} thread(s) each")  # fmt: skip
     return 0
 
 

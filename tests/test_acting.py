@@ -15,6 +15,7 @@ from genrl.algorithms import GMPG, GMPO, BehaviourCloning
 from genrl.config import asset_path
 from genrl.data import load_npz
 from genrl.data.normalization import ObservationNormalizer
+from genrl.training.acceleration import make_policy_sampler
 
 
 def adam(lr):
@@ -152,3 +153,17 @@ def test_agent_refuses_a_wrong_shape_and_non_finite_observations(tmp_path, smoke
         agent.act(np.zeros(4))
     with pytest.raises(Exception, match="NaN or inf"):
         agent.act(np.array([0.0, np.nan, 0.0]))
+
+
+def test_noise_scale_zero_gives_one_deterministic_action_per_state():
+    torch.manual_seed(0)
+    model = make_model_factory("icfm")()
+    obs = torch.randn(8, 2)
+    with torch.no_grad():
+        deterministic = make_policy_sampler(model, 6, "euler", noise_scale=0.0)
+        torch.testing.assert_close(deterministic(obs), deterministic(obs))
+        torch.testing.assert_close(deterministic(obs), model.sample(obs, steps=6, x_0=torch.zeros(8, 1)))
+        fused = make_policy_sampler(model, 6, "euler", fused=True, noise_scale=0.0)
+        torch.testing.assert_close(fused(obs), deterministic(obs), atol=1e-5, rtol=1e-5)
+        stochastic = make_policy_sampler(model, 6, "euler")
+        assert not torch.allclose(stochastic(obs), stochastic(obs))

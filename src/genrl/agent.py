@@ -12,6 +12,7 @@ from genrl.acting import ActingPolicy
 from genrl.data.normalization import ObservationNormalizer
 from genrl.errors import GenrlError
 from genrl.models import GenerativeModel
+from genrl.training.acceleration import make_policy_sampler
 from genrl.training.checkpoint import load_checkpoint
 
 
@@ -30,6 +31,7 @@ class Agent:
 
         ``sampling`` overrides the run's ``sampling.*`` settings (e.g. ``candidates=1``).
         """
+        from genrl.config import Config
         from genrl.experiment import CHECKPOINT_FILE, build, build_acting_policy, build_policy_model
 
         path = Path(path)
@@ -38,7 +40,7 @@ class Agent:
         if state is None:
             raise GenrlError(f"{file}: no checkpoint here (expected a run folder or its {CHECKPOINT_FILE})")
         meta, weights = state["metadata"], state["algorithm"]
-        cfg = OmegaConf.create(meta["config"])
+        cfg = OmegaConf.merge(OmegaConf.structured(Config), meta["config"])  # defaults for keys added since
         for key, value in sampling.items():
             OmegaConf.update(cfg, f"sampling.{key}", value)
         obs_dim, action_dim = meta["obs_dim"], meta["action_dim"]
@@ -57,11 +59,10 @@ class Agent:
             scale = float(weights["critic"].get("advantage_scale", 1.0))
         normalizer = meta.get("obs_normalizer")
         normalizer = ObservationNormalizer.from_dict(normalizer) if normalizer else None
-        steps, method = cfg.sampling.steps, cfg.sampling.method
-
-        def sample(obs: torch.Tensor) -> torch.Tensor:
-            return policy.sample(obs, steps=steps, method=method)
-
+        sampling_cfg = cfg.sampling
+        sample = make_policy_sampler(
+            policy, sampling_cfg.steps, sampling_cfg.method, noise_scale=sampling_cfg.noise_scale
+        )
         acting = build_acting_policy(
             cfg, sample, critic_q, scale, normalizer, meta.get("action_box"), torch.device(device)
         )

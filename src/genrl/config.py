@@ -216,6 +216,7 @@ class BudgetConfig:
 class SamplingConfig:
     steps: int = 31  # GRL's t_span = 32 grid points
     method: str = "euler"
+    noise_scale: float = 1.0  # τ: initial noise N(0, τ²I); < 1 concentrates actions on the policy's modes
     candidates: int = 1  # K actions per state scored by min(Q1, Q2); 1 = the reference protocol
     selection: str = "argmax"  # argmax | softmax (over score / (temperature·σ_A))
     temperature: float = 1.0

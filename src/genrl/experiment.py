@@ -202,7 +202,9 @@ def accelerate(cfg: DictConfig, algorithm, device: torch.device):
     if compile_mode:
         compile_modules(algorithm.compilable_modules(), compile_mode)
     policy, sampling = algorithm.acting_policy, cfg.sampling
-    sample = make_policy_sampler(policy, sampling.steps, sampling.method, cfg.fast.fused_sampler, compile_mode)
+    sample = make_policy_sampler(
+        policy, sampling.steps, sampling.method, cfg.fast.fused_sampler, compile_mode, sampling.noise_scale
+    )
     return autocast(cfg.fast.autocast, device), sample
 
 
