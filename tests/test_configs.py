@@ -107,3 +107,36 @@ def test_a_wrong_type_on_the_command_line_is_one_clear_message(tmp_path):
     )  # fmt: skip
     assert proc.returncode != 0
     assert "algorithm.beta" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("algorithm", ["gmpo", "gmpg", "bc"])
+def test_recipe_fast_composes_its_ingredients_and_budget_smoke_still_sizes_it(algorithm):
+    cfg = compose_config([f"algorithm={algorithm}", "recipe=fast", "env=hopper-v5-medium"])
+    assert cfg.recipe_name == "fast" and cfg.budget.name == "minutes" and cfg.normalize_observations
+    assert (cfg.sampling.candidates, cfg.sampling.selection, cfg.sampling.noise_scale) == (16, "argmax", 0.5)
+    assert cfg.critic.polyak == 0.02 and cfg.budget.phase_steps.critic == 20000
+    assert cfg.algorithm.ema_decay == 0.999
+    if algorithm != "bc":
+        assert cfg.algorithm.advantage_normalization == "std" and cfg.algorithm.beta == 1.0
+    expected_policy_steps = 40 if algorithm == "gmpg" else 20000  # GMPG counts policy-gradient iterations
+    assert cfg.budget.phase_steps.policy == expected_policy_steps
+    build_algorithm(compose_config([f"algorithm={algorithm}", "recipe=fast", *TINY]), 3, 1, torch.device("cpu"))
+    smoke = compose_config([f"algorithm={algorithm}", "recipe=fast", "budget=smoke"])
+    assert smoke.budget.name == "smoke" and smoke.budget.steps == 6 and smoke.sampling.steps == 4
+    assert smoke.budget.phase_steps.policy is None and smoke.sampling.candidates == 16
+
+
+def test_recipe_reference_is_the_reference_protocol():
+    plain = OmegaConf.to_container(compose_config(["env=hopper-medium-v2"]), resolve=True)
+    reference = OmegaConf.to_container(compose_config(["env=hopper-medium-v2", "recipe=reference"]), resolve=True)
+    assert plain == reference
+    assert plain["sampling"] == {"steps": 31, "method": "euler", "noise_scale": 1.0, "candidates": 1,
+                                 "selection": "argmax", "temperature": 1.0}  # fmt: skip
+    assert plain["critic"]["polyak"] == 0.005 and plain["normalize_observations"] is False
+    assert (plain["algorithm"]["beta"], plain["algorithm"]["max_weight"]) == (16, 1000)
+    assert plain["algorithm"]["advantage_normalization"] == "none" and plain["algorithm"]["ema_decay"] is None
+
+
+def test_bc_trains_the_critic_only_when_candidates_need_it():
+    assert compose_config(["algorithm=bc"]).algorithm.train_critic is False
+    assert compose_config(["algorithm=bc", "sampling.candidates=4"]).algorithm.train_critic is True
