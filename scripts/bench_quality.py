@@ -53,7 +53,9 @@ def train(dataset: Path, run: str, ablation: str, seed: int, args: argparse.Name
         if args.budget:
             command.insert(6, f"budget={args.budget}")
         print("+", " ".join(command[1:]), flush=True)
-        env_vars = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "MKL_NUM_THREADS": str(args.threads)}
+        threads = str(args.threads)  # and the genrl of this checkout, even where another one is installed
+        env_vars = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+        env_vars["PYTHONPATH"] = str(REPO / "src")
         proc = subprocess.run(command, cwd=REPO, env=env_vars, capture_output=True, text=True)
         if proc.returncode != 0:
             raise RuntimeError(f"{run} {ablation} seed {seed} on {env} failed:\n{proc.stderr[-2000:]}")
