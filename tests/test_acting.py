@@ -167,3 +167,22 @@ def test_noise_scale_zero_gives_one_deterministic_action_per_state():
         torch.testing.assert_close(fused(obs), deterministic(obs), atol=1e-5, rtol=1e-5)
         stochastic = make_policy_sampler(model, 6, "euler")
         assert not torch.allclose(stochastic(obs), stochastic(obs))
+
+
+@pytest.mark.parametrize("content", [b"", b"\x80\x02garbage", "foreign"])
+def test_an_unreadable_checkpoint_gives_one_line_naming_the_file(tmp_path, smoke_args, content):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    file = run_dir / "checkpoint.pt"
+    if content == "foreign":
+        torch.save({"weights": torch.zeros(2)}, file)
+    else:
+        file.write_bytes(content)
+    before = file.read_bytes()
+    proc = run_train(smoke_args, tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert str(file) in line and "delete it" in line and "hydra.run.dir" in line
+    assert file.read_bytes() == before and not (run_dir / "config.yaml").exists()
+    with pytest.raises(Exception, match="cannot be read as a checkpoint"):
+        Agent.from_checkpoint(run_dir)

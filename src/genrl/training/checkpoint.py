@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from genrl.errors import GenrlError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -38,10 +40,34 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any] | None:
-    """The checkpoint at ``path``, or None when there is none yet."""
-    if not Path(path).exists():
+    """The checkpoint at ``path``, or None when there is none yet.
+
+    A file that is empty, truncated or not a genrl checkpoint raises :class:`CheckpointError` naming the file and
+    the two ways out, instead of an unpickling traceback.
+    """
+    path = Path(path)
+    if not path.exists():
         return None
-    return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # torch raises many types here: EOFError, RuntimeError, UnpicklingError, ...
+        first_line = str(err).splitlines()[0] if str(err) else "unreadable"
+        raise CheckpointError(path, f"{type(err).__name__}: {first_line}") from None
+    if not isinstance(state, dict) or not state.keys() >= CHECKPOINT_KEYS:
+        raise CheckpointError(path, "not a genrl checkpoint")
+    return state
+
+
+#: What every genrl checkpoint holds (Trainer._save).
+CHECKPOINT_KEYS = frozenset({"format", "metadata", "position", "algorithm"})
+
+
+class CheckpointError(GenrlError):
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"{path}: cannot be read as a checkpoint ({reason}); delete it to start this run over, "
+            f"or choose another run folder (hydra.run.dir=...)"
+        )
 
 
 def write_json(data: Any, path: Path) -> None:
