@@ -186,3 +186,43 @@ def test_an_unreadable_checkpoint_gives_one_line_naming_the_file(tmp_path, smoke
     assert file.read_bytes() == before and not (run_dir / "config.yaml").exists()
     with pytest.raises(Exception, match="cannot be read as a checkpoint"):
         Agent.from_checkpoint(run_dir)
+
+
+def test_metrics_stay_valid_json_lines_through_a_resume(tmp_path):
+    from genrl.training.logger import RunLogger
+
+    logger = RunLogger(tmp_path, progress=False)
+    for step in range(3):
+        logger.log({"event": "train", "phase": "critic", "step": step})
+    offset = logger.offset()
+    logger.log({"event": "train", "phase": "critic", "step": 3})
+    with logger.path.open("a") as handle:
+        handle.write('{"event": "train", "ste')  # a crash mid-write
+    logger.truncate(offset)
+    assert [json.loads(line)["step"] for line in logger.path.read_text().splitlines()] == [0, 1, 2]
+    logger.truncate(offset + 1000)  # a file shorter than the checkpoint's offset is never padded
+    text = logger.path.read_bytes()
+    assert b"\x00" not in text and len(text.splitlines()) == 3
+    logger.path.write_text('{"step": 0}\nnot json\n{"step": 2}\n')
+    logger.truncate(10_000)
+    assert logger.path.read_text() == '{"step": 0}\n{"step": 2}\n'
+
+
+def test_a_second_process_in_the_same_run_folder_is_refused_and_a_dead_one_leaves_no_lock(tmp_path):
+    import subprocess
+    import sys
+
+    from genrl.errors import GenrlError
+    from genrl.training.run_lock import run_lock
+
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from genrl.training.run_lock import run_lock\n"
+        f"with run_lock({str(tmp_path)!r}):\n    print('locked', flush=True); time.sleep(60)"
+    )], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(GenrlError, match=rf"{tmp_path} is in use by process {holder.pid}"), run_lock(tmp_path):
+        pass
+    holder.kill()
+    holder.wait()
+    with run_lock(tmp_path):  # the killed holder's lock went with it
+        pass

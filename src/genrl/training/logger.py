@@ -39,9 +39,19 @@ class RunLogger:
         return self.path.stat().st_size if self.path.exists() else 0
 
     def truncate(self, offset: int) -> None:
-        if self.path.exists():
-            with self.path.open("r+b") as handle:
-                handle.truncate(offset)
+        """Drop what was written after byte ``offset`` (the last checkpoint) and any line that is not valid JSON.
+
+        A file shorter than ``offset`` keeps its complete records (it is never padded); a damaged line (a crash
+        mid-write, an edit) is dropped, so the file stays valid JSON lines through any resume.
+        """
+        if not self.path.exists():
+            return
+        with self.path.open("rb") as handle:
+            kept = [line for line in handle.read(offset).split(b"\n") if _is_json(line)]
+        text = b"".join(line + b"\n" for line in kept)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_bytes(text)
+        os.replace(tmp, self.path)
 
     def progress(self, phase: str, total: int, initial: int) -> tqdm:
         """A progress bar with rate and ETA; sparse updates when stderr is not a terminal (SLURM logs)."""
@@ -72,6 +82,13 @@ class RunLogger:
         except Exception as err:  # any wandb failure must not cost the run
             log.warning("wandb failed (%s); continuing without it, metrics stay in %s", err, self.path)
             self._wandb_run = None
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def _start_wandb(run_dir: Path, settings: dict[str, Any]):
