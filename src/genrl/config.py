@@ -96,6 +96,32 @@ class BCConfig:
 
 
 @dataclass
+class GaussianPolicyConfig:
+    """IQL's actor: tanh-squashed mean in the action box, state-independent log-std (genrl/models/gaussian.py)."""
+
+    _target_: str = "genrl.models.gaussian.GaussianPolicy"
+    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+    deterministic: bool = True  # act with the mean (IQL's evaluation); false: mean + sampling.noise_scale·σ·ε
+
+
+@dataclass
+class IQLConfig:
+    _target_: str = "genrl.algorithms.IQL"
+    name: str = "iql"
+    policy: GaussianPolicyConfig = field(default_factory=GaussianPolicyConfig)  # built by the composition root
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=3e-4))
+    beta: float = 3.0  # inverse temperature of the AWR weights exp(β·A)
+    max_weight: float = 100.0
+    epochs: float = 256
+    batch_size: int = 256
+    advantage_normalization: str = "none"  # none (IQL) | std: β·A/σ_A
+    lr_schedule: str = "cosine"  # cosine (IQL: decays to 0 over the policy phase) | constant
+    ema_decay: float | None = None
+
+
+@dataclass
 class GMPGConfig:
     _target_: str = "genrl.algorithms.GMPG"
     name: str = "gmpg"
@@ -148,6 +174,13 @@ class ICFMPathConfig:
     _target_: str = "genrl.paths.ICFMPath"
     name: str = "icfm"
     sigma: float = 0.1
+
+
+@dataclass
+class NoPathConfig:
+    """``path=none``: for algorithms with their own (non-generative) policy, e.g. ``algorithm=iql``."""
+
+    name: str = "none"
 
 
 @dataclass
@@ -285,9 +318,11 @@ def register_configs() -> None:
         ("algorithm", "gmpo_schema", GMPOConfig),
         ("algorithm", "gmpg_schema", GMPGConfig),
         ("algorithm", "bc_schema", BCConfig),
+        ("algorithm", "iql_schema", IQLConfig),
         ("path", "vpsde_schema", VPSDEPathConfig),
         ("path", "gvp_schema", GVPPathConfig),
         ("path", "icfm_schema", ICFMPathConfig),
+        ("path", "none_schema", NoPathConfig),
         ("dataset", "d4rl_schema", D4RLDatasetConfig),
         ("dataset", "minari_schema", MinariDatasetConfig),
         ("dataset", "npz_schema", NPZDatasetConfig),

@@ -39,12 +39,19 @@ RESULTS_FILE = "results.json"
 RESUMABLE_KEYS = ("logger", "checkpoint", "device", "eval.vectorization", "eval.num_envs")
 #: Keys of instantiated nodes that label the option and are not constructor arguments.
 LABEL_KEYS = ("name",)
+#: ``path=none``, and the ``path`` recorded by algorithms whose policy is not generative.
+NO_PATH = "none"
+#: What only a generative policy uses: ignored by an algorithm with its own policy (``algorithm.policy``).
+GENERATIVE_KEYS = ("path", "net", "model", "sampling.steps", "sampling.method")
 
 
-def build(node: DictConfig, **runtime: Any) -> Any:
-    """Instantiate a ``_target_`` node; runtime-only values (dims, built objects) come as keyword arguments."""
+def build(node: DictConfig, *, omit: tuple[str, ...] = (), **runtime: Any) -> Any:
+    """Instantiate a ``_target_`` node; runtime-only values (dims, built objects) come as keyword arguments.
+
+    ``omit`` names keys of the node that are built elsewhere (an algorithm's own ``policy``).
+    """
     spec = OmegaConf.to_container(node, resolve=True)
-    for key in LABEL_KEYS:
+    for key in (*LABEL_KEYS, *omit):
         spec.pop(key, None)
     try:
         obj = instantiate(spec, **runtime)
@@ -68,21 +75,98 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def build_policy_model(cfg: DictConfig, obs_dim: int, action_dim: int) -> GenerativeModel:
-    """A fresh generative policy: network + path + parameterisation, from the config."""
+def own_policy(cfg: DictConfig) -> DictConfig | None:
+    """The node of an algorithm's own, non-generative policy (``algorithm.policy``: IQL's Gaussian), else None."""
+    return OmegaConf.select(cfg, "algorithm.policy")
+
+
+def unused_config(cfg: DictConfig) -> list[str]:
+    """Config keys that do not affect this run: the generative model's, for an algorithm with its own policy."""
+    return list(GENERATIVE_KEYS) if own_policy(cfg) is not None else []
+
+
+def build_policy_model(
+    cfg: DictConfig, obs_dim: int, action_dim: int, action_box: tuple[list[float], list[float]] | None = None
+) -> nn.Module:
+    """A fresh policy: the algorithm's own (``algorithm.policy``, bounded by ``action_box``) or the generative
+    model (network + path + parameterisation)."""
+    node = own_policy(cfg)
+    if node is not None:
+        low, high = action_box if action_box is not None else (None, None)
+        return build(node, obs_dim=obs_dim, action_dim=action_dim, action_low=low, action_high=high)
+    if cfg.path.name == NO_PATH:
+        raise ConfigError(
+            f"path={NO_PATH}: algorithm={cfg.algorithm.name} samples a generative policy and needs a probability "
+            "path (path=vpsde, gvp or icfm)"
+        )
     net = build(cfg.net, x_dim=action_dim, cond_dim=obs_dim)
     return build(cfg.model, net=net, path=build(cfg.path))
 
 
-def build_algorithm(cfg: DictConfig, obs_dim: int, action_dim: int, device: torch.device):
+def build_algorithm(
+    cfg: DictConfig,
+    obs_dim: int,
+    action_dim: int,
+    device: torch.device,
+    action_box: tuple[list[float], list[float]] | None = None,
+):
     q_net = build(cfg.critic.q_net, obs_dim=obs_dim, action_dim=action_dim).to(device)
     v_net = build(cfg.critic.v_net, obs_dim=obs_dim).to(device)
     critic = build(cfg.critic, q_net=q_net, v_net=v_net)
 
-    def make_model() -> GenerativeModel:
-        return build_policy_model(cfg, obs_dim, action_dim).to(device)
+    def make_model() -> nn.Module:
+        return build_policy_model(cfg, obs_dim, action_dim, action_box).to(device)
 
-    return build(cfg.algorithm, make_model=make_model, critic=critic)
+    return build(cfg.algorithm, omit=("policy",), make_model=make_model, critic=critic)
+
+
+def make_sampler(cfg: DictConfig, policy: nn.Module, compile_mode: str | None = None) -> Callable[[Tensor], Tensor]:
+    """obs → action of the acting weights: the ODE sampler of a generative policy, or the policy's own sampler."""
+    sampling = cfg.sampling
+    if isinstance(policy, GenerativeModel):
+        return make_policy_sampler(
+            policy, sampling.steps, sampling.method, cfg.fast.fused_sampler, compile_mode, sampling.noise_scale
+        )
+    return policy.sampler(sampling.noise_scale)
+
+
+def acting_weights(weights: dict[str, Any]) -> dict[str, Tensor]:
+    """The state dict of the weights that act: the EMA copy when the run kept one, else the policy."""
+    if "policy_ema" in weights:  # torch's AveragedModel: the averaged module under "module."
+        return {k.removeprefix("module."): v for k, v in weights["policy_ema"].items() if k != "n_averaged"}
+    return weights["policy"]
+
+
+def load_acting_policy(
+    state: dict[str, Any], device: str | torch.device = "cpu", **sampling: object
+) -> tuple[nn.Module, ActingPolicy]:
+    """The acting weights and the :class:`ActingPolicy` of a checkpoint (any algorithm), as its evaluation acted.
+
+    ``sampling`` overrides the run's ``sampling.*`` settings (e.g. ``candidates=1``).
+    """
+    from genrl.config import Config
+
+    device = torch.device(device)
+    meta, weights = state["metadata"], state["algorithm"]
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), meta["config"])  # defaults for keys added since
+    for key, value in sampling.items():
+        OmegaConf.update(cfg, f"sampling.{key}", value)
+    obs_dim, action_dim = meta["obs_dim"], meta["action_dim"]
+    policy = build_policy_model(cfg, obs_dim, action_dim, meta.get("action_box"))
+    policy.load_state_dict(acting_weights(weights))
+    policy.to(device).eval()
+    critic_q, scale = None, 1.0
+    if cfg.sampling.candidates > 1:
+        critic_q = build(cfg.critic.q_net, obs_dim=obs_dim, action_dim=action_dim)
+        critic_q.load_state_dict(weights["critic"]["q"])
+        critic_q.to(device).eval()
+        scale = float(weights["critic"].get("advantage_scale", 1.0))
+    normalizer = meta.get("obs_normalizer")
+    normalizer = ObservationNormalizer.from_dict(normalizer) if normalizer else None
+    acting = build_acting_policy(
+        cfg, make_sampler(cfg, policy), critic_q, scale, normalizer, meta.get("action_box"), device
+    )
+    return policy, acting
 
 
 def load_dataset(cfg: DictConfig) -> Transitions:
@@ -201,11 +285,7 @@ def accelerate(cfg: DictConfig, algorithm, device: torch.device):
     compile_mode = cfg.fast.compile_mode if cfg.fast.compile else None
     if compile_mode:
         compile_modules(algorithm.compilable_modules(), compile_mode)
-    policy, sampling = algorithm.acting_policy, cfg.sampling
-    sample = make_policy_sampler(
-        policy, sampling.steps, sampling.method, cfg.fast.fused_sampler, compile_mode, sampling.noise_scale
-    )
-    return autocast(cfg.fast.autocast, device), sample
+    return autocast(cfg.fast.autocast, device), make_sampler(cfg, algorithm.acting_policy, compile_mode)
 
 
 def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -219,7 +299,12 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     seed_everything(cfg.seed)
     prepared = prepare_data(cfg, device)
     data, task = prepared.data, prepared.task
-    algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, device)
+    note_unused_config(cfg)
+    algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, device, prepared.action_box)
+    budget = Budget(**_budget(cfg))
+    set_phase_steps = getattr(algorithm, "set_phase_steps", None)  # optional: schedules over a phase's length
+    if set_phase_steps is not None:
+        set_phase_steps({phase.name: budget.steps_of(phase, len(data)) for phase in algorithm.phases()})
     precision, sample = accelerate(cfg, algorithm, device)
     ev = cfg.eval
     evaluator = Evaluator(task, ev.episodes, ev.num_envs, cfg.seed + ev.seed_offset, ev.vectorization, ev.clip_actions)
@@ -238,7 +323,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         "action_box": prepared.action_box,
     }  # fmt: skip
     trainer = Trainer(
-        algorithm, data, Budget(**_budget(cfg)), logger, run_dir / CHECKPOINT_FILE, seed=cfg.seed,
+        algorithm, data, budget, logger, run_dir / CHECKPOINT_FILE, seed=cfg.seed,
         evaluate=evaluate, checkpoint_every_s=cfg.checkpoint.every_minutes * 60, log_every=cfg.logger.every_steps,
         metadata=metadata, precision=precision,
     )  # fmt: skip
@@ -253,6 +338,25 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     return results
 
 
+def note_unused_config(cfg: DictConfig) -> None:
+    """One log line where part of the config does not apply (``path`` for an algorithm with its own policy)."""
+    node = own_policy(cfg)
+    if node is None:
+        return
+    kind = node._target_.rsplit(".", 1)[-1]
+    path = "" if cfg.path.name == NO_PATH else f"path={cfg.path.name} is ignored: "
+    log.info(
+        "%salgorithm=%s trains its own %s, not a generative model (%s do not apply)",
+        path, cfg.algorithm.name, kind, ", ".join(GENERATIVE_KEYS),
+    )  # fmt: skip
+    if cfg.sampling.candidates > 1 and OmegaConf.select(node, "deterministic"):
+        log.info(
+            "sampling.candidates=%d: the deterministic policy proposes its mean action each time "
+            "(algorithm.policy.deterministic=false draws the candidates from the Gaussian)",
+            cfg.sampling.candidates,
+        )
+
+
 def _budget(cfg: DictConfig) -> dict[str, Any]:
     budget = OmegaConf.to_container(cfg.budget, resolve=True)
     budget.pop("name")
@@ -264,7 +368,8 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
     final = evals[-1] if evals else {}
     return {
         "algorithm": cfg.algorithm.name,
-        "path": cfg.path.name,
+        "path": cfg.path.name if own_policy(cfg) is None else NO_PATH,
+        "unused_config": unused_config(cfg),  # keys that did not affect this run (genrl-report ignores them)
         "env": cfg.env.name,
         "eval_env": task.eval_env_id,
         "seed": cfg.seed,

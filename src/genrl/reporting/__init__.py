@@ -1,5 +1,7 @@
-"""Reporting: results.json files of seed sweeps → mean ± std tables (Markdown, LaTeX, CSV) and curve plots."""
+"""Reporting: results.json files of seed sweeps → mean ± std tables (Markdown, LaTeX, CSV), rliable statistics
+(IQM, optimality gap, probability of improvement with bootstrap CIs) and curve and performance-profile plots."""
 
+from genrl.reporting.configs import Cells, group_cells
 from genrl.reporting.curves import Band, align_curves, plot_filename, write_curve_plots
 from genrl.reporting.report import main
 from genrl.reporting.results import (
@@ -12,6 +14,7 @@ from genrl.reporting.results import (
     load_record,
     load_runs,
 )
+from genrl.reporting.stats import Estimate, StatsTable, build_stats, write_profile_plot
 from genrl.reporting.tables import (
     Cell,
     Table,
@@ -29,17 +32,22 @@ from genrl.reporting.tables import (
 __all__ = [
     "Band",
     "Cell",
+    "Cells",
     "Curve",
+    "Estimate",
     "ResultsError",
     "RunRecord",
+    "StatsTable",
     "Table",
     "align_curves",
+    "build_stats",
     "build_table",
     "column_label",
     "column_sort_key",
     "find_results",
     "footnote",
     "format_cell",
+    "group_cells",
     "group_runs",
     "latex_escape",
     "load_files",
@@ -51,4 +59,5 @@ __all__ = [
     "render_latex",
     "render_markdown",
     "write_curve_plots",
+    "write_profile_plot",
 ]

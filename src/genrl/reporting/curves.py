@@ -19,7 +19,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from genrl.reporting.results import Curve, RunRecord, Warn, group_runs, warn_stderr
+from genrl.reporting.configs import Cells, group_cells
+from genrl.reporting.results import Curve, RunRecord, Warn, warn_stderr
 from genrl.reporting.tables import column_label, column_sort_key
 
 
@@ -61,7 +62,7 @@ def plot_filename(task: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", task) + ".png"
 
 
-def _save_atomic(fig: Figure, target: Path) -> None:
+def save_atomic(fig: Figure, target: Path) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")  # same dir: os.replace is atomic
     try:
         with open(tmp, "wb") as handle:
@@ -97,20 +98,28 @@ def plot_task(
     return fig
 
 
+def column_colors(columns: Sequence[tuple[str, ...]]) -> dict[str, str]:
+    """Column label → matplotlib colour, in the table's column order (shared by every plot)."""
+    ordered = sorted(columns, key=column_sort_key)
+    return {column_label(c): f"C{i % 10}" for i, c in enumerate(ordered)}
+
+
 def write_curve_plots(
-    records: Sequence[RunRecord], out_dir: str | Path, warn: Warn = warn_stderr
+    records: Sequence[RunRecord], out_dir: str | Path, warn: Warn = warn_stderr, cells: Cells | None = None
 ) -> list[Path]:
     """Write ``<out_dir>/<task>.png`` for every task with curve data (atomically); return the written paths.
 
-    Line colours follow the table's column order, so a column keeps its colour across tasks.
+    One line per table column (configurations that differ in more than the seed are separate columns, see
+    genrl.reporting.configs). Line colours follow the table's column order, so a column keeps its colour
+    across tasks.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    groups = group_runs(records, warn=None)
-    columns = sorted({(alg, path) for _, alg, path in groups}, key=column_sort_key)
-    colors = {column_label(c): f"C{i % 10}" for i, c in enumerate(columns)}
+    groups = (cells if cells is not None else group_cells(records, column_label=column_label)).runs
+    columns = sorted({key[1:] for key in groups}, key=column_sort_key)
+    colors = column_colors(columns)
     written = []
-    for task in sorted({env for env, _, _ in groups}):
+    for task in sorted({key[0] for key in groups}):
         bands = {}
         for column in columns:
             runs = groups.get((task, *column), [])
@@ -125,6 +134,6 @@ def write_curve_plots(
         scores = [r.dataset_score for r in records if r.env == task and r.dataset_score is not None]
         fig = plot_task(task, bands, colors, float(np.mean(scores)) if scores else None)
         target = out_dir / plot_filename(task)
-        _save_atomic(fig, target)
+        save_atomic(fig, target)
         written.append(target)
     return written

@@ -9,15 +9,34 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrl.errors import GenrlError
+from genrl.reporting.configs import MIXED, Cells, group_cells
 from genrl.reporting.curves import write_curve_plots
-from genrl.reporting.results import RunRecord, find_results, group_runs, load_files
-from genrl.reporting.tables import METRICS, RENDERERS, build_table, render_csv
+from genrl.reporting.results import RunRecord, find_results, load_files, warn_stderr
+from genrl.reporting.stats import (
+    DEFAULT_REPS,
+    StatsTable,
+    build_stats,
+    parse_comparisons,
+    render_stats_csv,
+    render_stats_latex,
+    render_stats_markdown,
+    write_profile_plot,
+)
+from genrl.reporting.tables import METRICS, RENDERERS, Column, Table, build_table, column_label, render_csv
 
 EPILOG = """\
 Every results.json below the given directories is read (recursively; the layout does not matter) and runs
 are grouped by (env, algorithm, path). Rows are tasks (sorted by name) plus an Average row; columns are
-ALGORITHM-PATH (gmpo before gmpg; vpsde, gvp, icfm; unknown names after, alphabetically), plus a Dataset
-column with the behaviour data's own score when the runs record dataset_score.
+ALGORITHM-PATH (gmpo, gmpg, bc, iql; vpsde, gvp, icfm; unknown names after, alphabetically; IQL, whose
+policy is not generative, has no path), plus a Dataset column with the behaviour data's own score when the
+runs record dataset_score.
+
+No mixed cells: a cell averages only runs whose resolved config.yaml (beside results.json) is identical
+apart from the seed and the keys a resumed run may change (logger, checkpoint, device, eval.vectorization,
+eval.num_envs). Runs that differ in anything else (beta, budget, dataset file, recipe, steps, ...) become
+separate columns labelled by what differs, e.g. "GMPO-GVP [algorithm.beta=3.0]" (--mixed split, the
+default), or the report stops with one line naming the key (--mixed refuse). Runs without config.yaml are
+compared on results.json's protocol fields (budget, recipe, sampling, steps, ...).
 
 Cells are "mean ± std (n=K)" over seeds, std = sample std (ddof=1; "± –" when n=1), "—" = no runs.
 The Average row is the mean over tasks of the cell means, its ± the mean over tasks of the per-task stds
@@ -28,8 +47,19 @@ Curves (--plots): x = policy-phase gradient step, y = normalized score, mean ± 
 evaluated at different steps are linearly interpolated onto the union of their steps within the range
 every seed covers (no extrapolation).
 
+Statistics (--stats, or --compare X:Y): with the rliable library (Agarwal et al., NeurIPS 2021), after
+each mean ± std table, per task the interquartile mean (IQM) of the seeds with a 95% percentile bootstrap CI,
+and per column the IQM over all runs and tasks and the optimality gap (gamma = 100) with stratified-bootstrap
+CIs (a column needs the same number of runs on every task); --compare X:Y (repeatable; columns by label or
+algorithm, e.g. gmpo-gvp:bc) adds the probability of improvement P(X > Y) with its CI over the tasks both
+cover. Bootstraps use --reps resamples with numpy seeded to --seed before each interval (reproducible). With
+--plots, performance_profile_<metric>.png (fraction of runs with score > tau, rliable) is written next to the
+learning curves. --format csv with statistics is long: metric,task,column,statistic,estimate,ci_low,ci_high,n
+(statistic: mean, std, iqm, optimality_gap, probability_of_improvement).
+
 Unreadable results.json files are skipped with a warning. Exit status: 0 on success, 2 when no usable
-results.json is found or a directory does not exist.
+results.json is found, a directory does not exist, --mixed refuse finds a mixed cell or --compare names no
+column.
 """
 
 
@@ -37,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``genrl-report``."""
     parser = argparse.ArgumentParser(
         prog="genrl-report",
-        description="Turn seed sweeps into mean ± std tables (Markdown, LaTeX, CSV) and learning curves.",
+        description="Turn seed sweeps into mean ± std tables (Markdown, LaTeX, CSV), rliable statistics (IQM, "
+        "optimality gap, probability of improvement with bootstrap CIs) and learning curves.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -70,6 +101,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="decimals in Markdown/LaTeX cells, 0-6 (default: %(default)s; CSV is always full precision)",
     )
+    parser.add_argument(
+        "--mixed",
+        choices=MIXED,
+        default="split",
+        help="runs of one task and column whose configurations differ in more than the seed: split them into "
+        "labelled columns, or refuse (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stats", action="store_true", help="add rliable's IQM and optimality gap with 95%% bootstrap CIs"
+    )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="X:Y",
+        help="probability of improvement of column X over column Y, e.g. gmpo-gvp:bc (repeatable; implies --stats)",
+    )
+    parser.add_argument(
+        "--reps", type=int, default=DEFAULT_REPS, metavar="N", help="bootstrap resamples (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="numpy seed of every bootstrap (default: %(default)s)"
+    )
     return parser
 
 
@@ -86,19 +140,52 @@ def write_text_atomic(path: Path, text: str) -> None:
         raise
 
 
-def render(args: argparse.Namespace, records: Sequence[RunRecord], n_skipped: int = 0) -> str:
-    """The text output for the parsed options."""
+def _values(cells: Cells, metric: str) -> dict[tuple[str, Column], list[float]]:
+    return {(key[0], key[1:]): [run.metric(metric) for run in runs] for key, runs in cells.runs.items()}
+
+
+def statistics(args: argparse.Namespace, tables: Sequence[Table], cells: Cells) -> list[StatsTable]:
+    """rliable's statistics for each table when --stats or --compare asks for them (else none)."""
+    if not (getattr(args, "stats", False) or getattr(args, "compare", None)) or not tables:
+        return []
+    pairs = parse_comparisons(args.compare, tables[0].columns)
+    return [
+        build_stats(_values(cells, t.metric), t.metric, t.tasks, t.columns, pairs, args.reps, args.seed)
+        for t in tables
+    ]
+
+
+def render(
+    args: argparse.Namespace,
+    records: Sequence[RunRecord],
+    n_skipped: int = 0,
+    cells: Cells | None = None,
+    stats: Sequence[StatsTable] | None = None,
+) -> str:
+    """The text output for the parsed options; ``stats`` (computed when None) follow each metric's table."""
+    if cells is None:
+        cells = group_cells(records, getattr(args, "mixed", "split"), column_label=column_label)
     metrics = list(METRICS) if args.metric == "both" else [args.metric]
-    tables = [build_table(records, metric, n_skipped=n_skipped) for metric in metrics]
+    tables = [build_table(records, metric, n_skipped=n_skipped, cells=cells) for metric in metrics]
+    stats = statistics(args, tables, cells) if stats is None else stats
     if args.format == "csv":
-        return render_csv(tables)
+        return render_stats_csv(tables, stats) if stats else render_csv(tables)
     renderer = RENDERERS[args.format]
-    return "\n".join(renderer(table, args.decimals) for table in tables)
+    stats_renderer = render_stats_latex if args.format == "latex" else render_stats_markdown
+    parts = []
+    for table, table_stats in zip(tables, [*stats] + [None] * (len(tables) - len(stats))):
+        parts.append(renderer(table, args.decimals))
+        if table_stats is not None:
+            parts.append(stats_renderer(table_stats, args.decimals))
+    return "\n".join(parts)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``genrl-report``; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.reps < 1:
+        print("error: --reps must be >= 1", file=sys.stderr)
+        return 2
     where = ", ".join(args.sweep_dirs)
     try:
         files = find_results(args.sweep_dirs)
@@ -107,18 +194,24 @@ def main(argv: list[str] | None = None) -> int:
         records = load_files(files)
         if not records:
             raise GenrlError(f"no readable results.json under {where} ({len(files)} unreadable)")
-    except GenrlError as exc:
+        # warns about repeated seeds inside a cell; refuses mixed cells with --mixed refuse
+        cells = group_cells(records, args.mixed, warn=warn_stderr, column_label=column_label)
+        metrics = list(METRICS) if args.metric == "both" else [args.metric]
+        stats = statistics(args, [build_table(records, m, cells=cells) for m in metrics], cells)
+        text = render(args, records, n_skipped=len(files) - len(records), cells=cells, stats=stats)
+    except (GenrlError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    group_runs(records)  # only for its warnings about repeated seeds
-    text = render(args, records, n_skipped=len(files) - len(records))
     if args.output is None:
         sys.stdout.write(text)
     else:
         write_text_atomic(args.output, text)
         print(f"genrl-report: wrote {args.output}", file=sys.stderr)
     if args.plots is not None:
-        written = write_curve_plots(records, args.plots)
+        written = write_curve_plots(records, args.plots, cells=cells)
+        for st in stats:
+            profile = write_profile_plot(st, _values(cells, st.metric), args.plots)
+            written += [profile] if profile is not None else []
         print(f"genrl-report: wrote {len(written)} plot(s) to {args.plots}", file=sys.stderr)
     return 0
 

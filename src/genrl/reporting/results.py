@@ -1,7 +1,8 @@
 """Find and load the ``results.json`` of finished runs, and group them by (env, algorithm, path).
 
 Only the file's content counts, never the directory layout: every ``results.json`` below the given
-directories is read, whatever the sweep's subdirectory names are.
+directories is read, whatever the sweep's subdirectory names are. The resolved ``config.yaml`` that train.py
+writes beside it is read too (``RunRecord.config``): genrl.reporting.configs compares runs with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from genrl.errors import GenrlError
 
 RESULTS_NAME = "results.json"
+CONFIG_NAME = "config.yaml"  # the run's resolved configuration, written by train.py beside results.json
 REQUIRED_STR_KEYS = ("algorithm", "path", "env")
 REQUIRED_SCORE_KEYS = ("score_final", "score_best")
 
@@ -57,6 +59,7 @@ class RunRecord:
     dataset_score: float | None = None
     curve: Curve | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    config: dict[str, Any] | None = field(default=None, repr=False, compare=False)  # config.yaml, when present
 
     @property
     def key(self) -> GroupKey:
@@ -133,6 +136,7 @@ def load_record(file: str | Path, warn: Warn = warn_stderr) -> RunRecord:
             warn(f"ignoring the curve of {file}: {exc}")
     seed = data.get("seed")
     eval_env = data.get("eval_env")
+    config = load_config(file.with_name(CONFIG_NAME), warn)
     return RunRecord(
         source=file,
         env=data["env"],
@@ -145,7 +149,25 @@ def load_record(file: str | Path, warn: Warn = warn_stderr) -> RunRecord:
         dataset_score=_optional_number(data, "dataset_score"),
         curve=curve,
         raw=data,
+        config=config,
     )
+
+
+def load_config(file: Path, warn: Warn = warn_stderr) -> dict[str, Any] | None:
+    """The resolved config a run wrote beside its results.json; None when absent (warned when unreadable)."""
+    if not file.is_file():
+        return None
+    import yaml  # PyYAML, a dependency of OmegaConf
+
+    try:
+        config = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        warn(f"ignoring {file}: cannot read it ({exc.__class__.__name__})")
+        return None
+    if not isinstance(config, dict):
+        warn(f"ignoring {file}: not a mapping")
+        return None
+    return config
 
 
 def load_runs(roots: Iterable[str | Path], warn: Warn = warn_stderr) -> list[RunRecord]:

@@ -3,7 +3,9 @@
 Conventions (stated in every footnote):
 
 * a cell is the mean and the sample standard deviation (ddof=1) of one metric over the seeds of that
-  (env, algorithm, path); the std is undefined (NaN, printed ``–``) when there is a single seed;
+  (env, algorithm, path) — only over runs whose configuration is identical apart from the seed: runs that
+  differ in anything else are separate columns labelled by what differs (genrl.reporting.configs);
+  the std is undefined (NaN, printed ``–``) when there is a single seed;
 * the Average row is the mean over tasks of the cell means, and its ± is the mean over tasks of the per-task
   stds, as in the published GenerativeRL table (spec §9). It is only given when every task has that column.
 """
@@ -18,21 +20,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genrl.reporting.results import RunRecord, group_runs
+from genrl.reporting.configs import Cells, group_cells, variant_sort_key
+from genrl.reporting.results import RunRecord
 
 METRICS: dict[str, str] = {
     "score_final": "last evaluation of the policy",
     "score_best": "best evaluation during policy training",
 }
-ALGORITHM_ORDER = ("gmpo", "gmpg")
-PATH_ORDER = ("vpsde", "gvp", "icfm")
+ALGORITHM_ORDER = ("gmpo", "gmpg", "bc", "iql")
+PATH_ORDER = ("vpsde", "gvp", "icfm", "none")
+NO_PATH = "none"  # the path of algorithms whose policy is not generative (IQL): its column is just "IQL"
 AVERAGE = "Average"
 DATASET = "Dataset"
 MISSING = "—"  # em dash: no runs for this cell
 NO_STD = "–"  # en dash: std undefined (a single seed)
 CSV_HEADER = ("metric", "task", "column", "mean", "std", "n")
 
-Column = tuple[str, str]  # (algorithm, path), lower-case
+Column = tuple[str, ...]  # (algorithm, path) or (algorithm, path, variant), lower-case; variant "" = the only one
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class Table:
     budgets: tuple[str, ...]
     n_runs: int
     n_skipped: int = 0
+    varying: dict[tuple[str, str], tuple[str, ...]] | None = None  # (algorithm, path) → keys that split columns
+    without_config: int = 0  # runs compared on results.json fields only (no config.yaml beside them)
 
     def missing_tasks(self, column: Column) -> list[str]:
         """Tasks without runs for ``column``."""
@@ -76,34 +82,42 @@ class Table:
 
 
 def column_label(column: Column) -> str:
-    """``("gmpo", "gvp")`` → ``"GMPO-GVP"``."""
-    return f"{column[0]}-{column[1]}".upper()
+    """``("gmpo", "gvp")`` → ``"GMPO-GVP"``; ``("iql", "none")`` → ``"IQL"``;
+    ``("gmpo", "gvp", "algorithm.beta=3.0")`` → ``"GMPO-GVP [algorithm.beta=3.0]"``."""
+    base = column[0].upper() if column[1] == NO_PATH else f"{column[0]}-{column[1]}".upper()
+    variant = column[2] if len(column) > 2 else ""
+    return f"{base} [{variant}]" if variant else base
 
 
 def _rank(name: str, order: Sequence[str]) -> tuple[int, str]:
     return (order.index(name), "") if name in order else (len(order), name)
 
 
-def column_sort_key(column: Column) -> tuple[tuple[int, str], tuple[int, str]]:
-    """gmpo before gmpg, then vpsde, gvp, icfm; unknown names after the known ones, alphabetically."""
-    return (_rank(column[0], ALGORITHM_ORDER), _rank(column[1], PATH_ORDER))
+def column_sort_key(column: Column) -> tuple:
+    """gmpo, gmpg, bc, iql, then vpsde, gvp, icfm; unknown names after the known ones, alphabetically; variants
+    of one (algorithm, path) in natural order of their labels."""
+    variant = column[2] if len(column) > 2 else ""
+    return (_rank(column[0], ALGORITHM_ORDER), _rank(column[1], PATH_ORDER), variant_sort_key(variant))
 
 
 def _distinct(values: Iterable[object]) -> tuple:
     return tuple(sorted({v for v in values if v is not None}, key=str))
 
 
-def build_table(records: Sequence[RunRecord], metric: str, n_skipped: int = 0) -> Table:
-    """Aggregate ``records`` for ``metric`` (``score_final`` or ``score_best``); tasks sorted by name."""
+def build_table(
+    records: Sequence[RunRecord], metric: str, n_skipped: int = 0, cells: Cells | None = None
+) -> Table:
+    """Aggregate ``records`` for ``metric`` (``score_final`` or ``score_best``); tasks sorted by name.
+
+    ``cells`` is the grouping of the runs into configurations (default: :func:`group_cells` with ``split``).
+    """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; expected one of {list(METRICS)}")
-    groups = group_runs(records, warn=None)
-    tasks = tuple(sorted({env for env, _, _ in groups}))
-    columns = tuple(sorted({(alg, path) for _, alg, path in groups}, key=column_sort_key))
-    cells = {
-        (env, (alg, path)): Cell.of([run.metric(metric) for run in runs])
-        for (env, alg, path), runs in groups.items()
-    }
+    cells_ = cells if cells is not None else group_cells(records, column_label=column_label)
+    groups = cells_.runs
+    tasks = tuple(sorted({key[0] for key in groups}))
+    columns = tuple(sorted({key[1:] for key in groups}, key=column_sort_key))
+    cells = {(key[0], key[1:]): Cell.of([run.metric(metric) for run in runs]) for key, runs in groups.items()}
     average: dict[Column, Cell | None] = {}
     for column in columns:
         per_task = [cells.get((task, column)) for task in tasks]
@@ -139,6 +153,8 @@ def build_table(records: Sequence[RunRecord], metric: str, n_skipped: int = 0) -
         budgets=_distinct(r.raw.get("budget") for r in records if isinstance(r.raw.get("budget"), str)),
         n_runs=len(records),
         n_skipped=n_skipped,
+        varying=cells_.varying,
+        without_config=cells_.without_config,
     )
 
 
@@ -173,6 +189,7 @@ def footnote(table: Table) -> list[str]:
     lines = [
         "Cells: mean ± std over seeds (independent training runs) for each task and column; std is the "
         f"sample standard deviation (ddof=1), {NO_STD} when n=1; n = number of seeds; {MISSING} = no runs.",
+        *config_notes(table),
         f"{AVERAGE}: mean over the {len(table.tasks)} tasks of the cell means; its ± is the mean over tasks "
         "of the per-task stds (the published GenerativeRL convention), not a spread across tasks.",
     ]
@@ -206,6 +223,23 @@ def footnote(table: Table) -> list[str]:
     if table.n_skipped:
         runs += f" ({table.n_skipped} unreadable file{'s' if table.n_skipped > 1 else ''} skipped)"
     lines.append(runs + ".")
+    return lines
+
+
+def config_notes(table: Table) -> list[str]:
+    """What the no-mixed-cells check found: the keys that split columns, runs it could not fully check."""
+    lines = []
+    if table.varying:
+        split = "; ".join(f"{column_label(c)} by {', '.join(keys)}" for c, keys in sorted(table.varying.items()))
+        lines.append(
+            "A cell averages only runs whose configuration (config.yaml) is identical apart from the seed; runs that "
+            f"differ are separate columns labelled [key=value]: {split}."
+        )
+    if table.without_config:
+        lines.append(
+            f"{table.without_config} run(s) have no config.yaml beside results.json: they were compared on the "
+            "protocol fields of results.json only (budget, recipe, sampling, steps, …)."
+        )
     return lines
 
 

@@ -1,0 +1,189 @@
+"""No mixed cells: a cell averages only runs whose configuration is identical apart from the seed.
+
+Runs of one (env, algorithm, path) are compared key by key on the resolved ``config.yaml`` beside each
+results.json. Keys that never change a run's result are left out: the seed and what a run may change when it
+resumes (``IGNORED_KEYS``, the same as train.py's run-folder names leave out), and the keys a run lists as
+``unused_config`` in its results.json (``path``, ``net``, … for IQL, whose policy is not generative). Where
+a group's runs lack ``config.yaml`` (older runs, results copied alone) the results.json fields that describe
+the protocol (``RESULT_KEYS``) are compared instead.
+
+Runs that differ in anything else get separate columns, labelled by what differs —
+``GMPO-GVP [algorithm.beta=3.0]`` — (``mixed="split"``), or the report refuses with one line naming the key
+(``mixed="refuse"``). Runs without config.yaml next to runs with one (same task and column) cannot be checked
+against them: they get their own column, ``[no config.yaml]``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from genrl.reporting.results import ResultsError, RunRecord, Warn, _record_order, group_runs
+
+#: Never part of a configuration's identity: the seed and what a resumed run may change (train.py's
+#: RESUMABLE_KEYS and the keys its run-folder names exclude).
+IGNORED_KEYS = ("seed", "logger", "checkpoint", "device", "eval.vectorization", "eval.num_envs")
+#: What results.json records about the protocol, compared when a run has no config.yaml.
+RESULT_KEYS = (
+    "budget", "recipe", "sampling", "normalize_observations", "ema_decay", "eval_episodes", "final_episodes",
+    "steps", "phase_steps", "dataset_transitions",
+)  # fmt: skip
+MIXED = ("split", "refuse")
+ABSENT = "<absent>"
+NO_CONFIG = "no config.yaml"  # the label of runs without config.yaml beside runs with one
+
+CellKey = tuple[str, str, str, str]  # (env, algorithm, path, variant label; "" when the runs agree)
+
+
+@dataclass(frozen=True)
+class Cells:
+    """Runs per cell, and what the grouping found out (for the tables' footnotes)."""
+
+    runs: dict[CellKey, list[RunRecord]]
+    varying: dict[tuple[str, str], tuple[str, ...]]  # (algorithm, path) → keys that split its runs
+    without_config: int  # runs compared on their results.json fields only
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``; lists become tuples (hashable, comparable)."""
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(tree, list):
+        return {prefix: tuple(tree)}
+    return {prefix: tree}
+
+
+def _under(key: str, prefixes: Sequence[str]) -> bool:
+    return any(key == p or key.startswith(f"{p}.") for p in prefixes)
+
+
+def identity(record: RunRecord, use_config: bool = True) -> dict[str, Any]:
+    """The keys that make a run's configuration: its config.yaml (or results.json's protocol fields), flattened,
+    without the seed-like keys and the run's own ``unused_config``."""
+    if use_config and record.config is not None:
+        flat = flatten(record.config)
+    else:
+        flat = flatten({key: record.raw[key] for key in RESULT_KEYS if key in record.raw})
+    unused = record.raw.get("unused_config")
+    unused = [str(k) for k in unused] if isinstance(unused, list) else []
+    return {k: v for k, v in flat.items() if not _under(k, IGNORED_KEYS) and not _under(k, unused)}
+
+
+def differing_keys(views: Sequence[dict[str, Any]]) -> list[str]:
+    """Keys whose value is not the same in every view (a key missing from a view counts as a value)."""
+    keys = sorted(set().union(*views)) if views else []
+    return [k for k in keys if len({repr(v.get(k, ABSENT)) for v in views}) > 1]
+
+
+def _value_text(value: Any, short: bool) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(map(str, value)) + "]"
+    if short and isinstance(value, str) and "/" in value:
+        return PurePath(value).name or value  # a dataset file: its name
+    return str(value)
+
+
+def _natural(text: str) -> tuple:
+    """Sort key where numbers compare as numbers: beta=3.0 before beta=10.0."""
+    parts = re.split(r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)", text)
+    return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts) if p)
+
+
+def variant_sort_key(label: str) -> tuple:
+    return _natural(label)
+
+
+def group_cells(
+    records: Sequence[RunRecord], mixed: str = "split", warn: Warn | None = None, column_label=None
+) -> Cells:
+    """Group runs into cells of identical configurations (see the module doc); ``warn`` about repeated seeds.
+
+    Runs with a config.yaml are compared on it, runs without on their results.json fields; where one task's
+    runs of a column mix the two, those without are a separate cell labelled ``no config.yaml``.
+    ``mixed="refuse"`` raises ResultsError naming the first differing key instead of splitting.
+    """
+    if mixed not in MIXED:
+        raise ValueError(f"mixed must be one of {MIXED}, got {mixed!r}")
+    label_of = column_label or (lambda column: "-".join(column).upper())
+    groups = group_runs(records, warn=None)
+    views = {str(r.source): identity(r, use_config=True) for r in records}
+    varying: dict[tuple[tuple[str, str], bool], set[str]] = defaultdict(set)  # (column, has config) → keys
+    mixed_kinds: set[tuple[str, str]] = set()  # columns where some task has runs with and without config.yaml
+    for (env, algorithm, path), runs in groups.items():
+        column = (algorithm, path)
+        by_kind = {kind: [r for r in runs if (r.config is not None) == kind] for kind in (True, False)}
+        if by_kind[True] and by_kind[False]:
+            mixed_kinds.add(column)
+            if mixed == "refuse":
+                raise ResultsError(
+                    f"{env} {label_of(column)}: runs differ at config.yaml (present vs absent); a cell averages "
+                    "only runs identical apart from the seed (--mixed split labels them apart)"
+                )
+        for kind, kind_runs in by_kind.items():
+            kind_views = [views[str(r.source)] for r in kind_runs]
+            keys = differing_keys(kind_views)
+            if keys and mixed == "refuse":
+                values = sorted({_value_text(v.get(keys[0], ABSENT), short=False) for v in kind_views}, key=_natural)
+                more = f" (and {len(keys) - 1} more key{'s' if len(keys) > 2 else ''})" if len(keys) > 1 else ""
+                raise ResultsError(
+                    f"{env} {label_of(column)}: runs differ at {keys[0]} ({' vs '.join(values)}){more}; "
+                    "a cell averages only runs identical apart from the seed (--mixed split labels them apart)"
+                )
+            varying[(column, kind)].update(keys)
+    labels = _labels(records, views, varying, mixed_kinds)
+    cells: dict[CellKey, list[RunRecord]] = defaultdict(list)
+    for (env, algorithm, path), runs in groups.items():
+        for run in runs:
+            cells[(env, algorithm, path, labels[str(run.source)])].append(run)
+    cells = {key: sorted(runs, key=_record_order) for key, runs in cells.items()}
+    if warn is not None:
+        for key, runs in cells.items():
+            by_seed: dict[int, list[str]] = defaultdict(list)
+            for run in runs:
+                if run.seed is not None:
+                    by_seed[run.seed].append(str(run.source))
+            for seed, files in by_seed.items():
+                if len(files) > 1:
+                    name = "/".join(key[:3]) + (f" [{key[3]}]" if key[3] else "")
+                    warn(f"{name} has {len(files)} runs with seed={seed} ({', '.join(files)})")
+    split: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for (column, _), keys in varying.items():
+        split[column].update(keys)
+    for column in mixed_kinds:
+        split[column].add(NO_CONFIG)
+    without_config = sum(r.config is None for r in records)
+    return Cells(cells, {k: tuple(sorted(v)) for k, v in split.items() if v}, without_config)
+
+
+def _labels(
+    records: Sequence[RunRecord],
+    views: dict[str, dict[str, Any]],
+    varying: dict[tuple[tuple[str, str], bool], set[str]],
+    mixed_kinds: set[tuple[str, str]],
+) -> dict[str, str]:
+    """Source file → variant label: ``key=value, …`` over the keys that vary for its (algorithm, path) and kind
+    (with or without config.yaml), the same label on every task."""
+    by_column: dict[tuple[tuple[str, str], bool], list[RunRecord]] = defaultdict(list)
+    for record in records:
+        by_column[((record.algorithm, record.path), record.config is not None)].append(record)
+    labels: dict[str, str] = {}
+    for (column, kind), runs in by_column.items():
+        keys = sorted(varying.get((column, kind), ()))
+        prefix = [NO_CONFIG] if column in mixed_kinds and not kind else []
+        sources = [str(r.source) for r in runs]
+        full = {s: _label(views[s], keys, prefix, short=False) for s in sources}
+        short = {s: _label(views[s], keys, prefix, short=True) for s in sources}
+        # file names alone, unless two different files share a name
+        labels.update(short if len(set(short.values())) == len(set(full.values())) else full)
+    return labels
+
+
+def _label(view: dict[str, Any], keys: Sequence[str], prefix: Sequence[str], short: bool) -> str:
+    return ", ".join([*prefix, *(f"{k}={_value_text(view.get(k, ABSENT), short)}" for k in keys)])
