@@ -11,7 +11,7 @@
 # builds genrl itself as a wheel from this working tree; copies the hopper-v5-medium dataset in; writes
 # requirements.txt (what scripts/device_check.sh installs) and MANIFEST.txt; and fails when the folder exceeds
 # --max-mb (60). Left out on purpose: torch (the box has it; hundreds of MB), wandb (logger=none), minari (only
-# env=minari imports it), matplotlib (only genrl-report's plots).
+# env=minari imports it), matplotlib, rliable, pandas, tabulate (only genrl-report).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,8 +22,8 @@ DATASET="$REPO/../shared/datasets/hopper-v5-medium.hdf5"
 PYTHON=python3
 PIP=(python3 -m pip)
 # genrl's dependencies that the box does without: wandb (logger=none), minari (imported by env=minari only),
-# matplotlib (genrl-report's plots only)
-OPTIONAL=(wandb minari matplotlib)
+# matplotlib, rliable, pandas and tabulate (genrl-report only)
+OPTIONAL=(wandb minari matplotlib rliable pandas tabulate)
 
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do

@@ -43,7 +43,14 @@ class Agent:
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:
         """One observation (S,) → one action (A,); a batch (B, S) → (B, A)."""
-        obs_t = torch.as_tensor(np.asarray(obs, dtype=np.float32), device=self.device)
+        try:
+            array = np.asarray(obs, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise GenrlError(
+                f"Agent.act: expected a numeric observation of shape ({self.obs_dim},) or (B, {self.obs_dim}), "
+                f"got {type(obs).__name__}"
+            ) from None
+        obs_t = torch.as_tensor(array, device=self.device)
         if obs_t.dim() not in (1, 2) or obs_t.shape[-1] != self.obs_dim:
             raise GenrlError(
                 f"Agent.act: expected an observation of shape ({self.obs_dim},) or (B, {self.obs_dim}), "

@@ -7,11 +7,76 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import Enum
 from importlib import resources
 from typing import Any
 
+import yaml
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from genrl.acting import SELECTIONS
+from genrl.algorithms.gmpg import GRADIENTS
+from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
+from genrl.algorithms.iql import LR_SCHEDULES
+from genrl.critics.iql import V_TARGETS
+from genrl.data.rewards import REWARD_TRANSFORMS
+from genrl.evaluation.evaluator import VECTORIZATION_MODES
+from genrl.models.likelihood import ESTIMATORS, PROBES
+from genrl.models.parameterizations import PARAMETERIZATIONS
+from genrl.models.solvers import ADAPTIVE_METHODS, FIXED_GRID_METHODS
+from genrl.training.acceleration import AUTOCAST_KINDS, COMPILE_MODES
+from genrl.training.logger import WANDB_MODES
+
+# ---------------------------------------------------------------------------------------------------------
+# option strings: each a typed choice, so a typo fails when the config is composed (one source of truth: the
+# tuples the constructors check against)
+
+
+class Choice(str, Enum):
+    """An option's allowed strings (member name = value). A member compares, hashes and formats as its string,
+    so code reading the config sees ``"euler"``; :func:`plain` turns a composed config into plain strings."""
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(str(self), spec)
+
+
+def _choice(name: str, values: tuple[str, ...] | list[str]) -> type[Choice]:
+    return Choice(name, [(v, v) for v in values], module=__name__, qualname=name)
+
+
+SamplingMethod = _choice("SamplingMethod", FIXED_GRID_METHODS + ADAPTIVE_METHODS)
+Selection = _choice("Selection", SELECTIONS)
+AdvantageNormalization = _choice("AdvantageNormalization", ADVANTAGE_NORMALIZATIONS)
+LRSchedule = _choice("LRSchedule", LR_SCHEDULES)
+Gradient = _choice("Gradient", GRADIENTS)
+Estimator = _choice("Estimator", ESTIMATORS)
+Probe = _choice("Probe", PROBES)
+ModelParameterization = _choice("ModelParameterization", sorted(PARAMETERIZATIONS))
+VTarget = _choice("VTarget", V_TARGETS)
+RewardTransform = _choice("RewardTransform", REWARD_TRANSFORMS)
+Vectorization = _choice("Vectorization", VECTORIZATION_MODES)
+WandbMode = _choice("WandbMode", WANDB_MODES)
+Autocast = _choice("Autocast", AUTOCAST_KINDS)
+CompileMode = _choice("CompileMode", COMPILE_MODES)
+
+
+def plain(cfg: DictConfig) -> DictConfig:
+    """``cfg`` resolved, with every choice as a plain ``str`` (what constructors, checkpoints and JSON get)."""
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    OmegaConf.set_struct(out, True)
+    return out
+
+
+def _represent_choice(dumper: yaml.SafeDumper, value: Choice) -> yaml.Node:
+    return dumper.represent_str(str(value))
+
+
+for _dumper in (yaml.SafeDumper, yaml.Dumper):  # a resolved config dumps as the strings it was written with
+    _dumper.add_multi_representer(Choice, _represent_choice)
 
 # ---------------------------------------------------------------------------------------------------------
 # building blocks
@@ -37,7 +102,7 @@ class NetConfig:
 @dataclass
 class ModelConfig:
     _target_: str = "genrl.models.GenerativeModel"
-    parameterization: str = "velocity"
+    parameterization: ModelParameterization = ModelParameterization.velocity
 
 
 @dataclass
@@ -63,7 +128,7 @@ class CriticConfig:
     expectile: float = 0.7
     discount: float = 0.99
     polyak: float = 0.005
-    v_target: str = "updated"
+    v_target: VTarget = VTarget.updated
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -79,7 +144,7 @@ class GMPOConfig:
     max_weight: float = MISSING
     epochs: float = 10000
     batch_size: int = 4096
-    advantage_normalization: str = "none"  # none (reference) | std: β·A/σ_A, β independent of the reward scale
+    advantage_normalization: AdvantageNormalization = AdvantageNormalization.none  # none (reference) | std: β·A/σ_A
     behaviour_epochs: float = 0.0  # > 0: a behaviour-cloning phase initialises the policy
     ema_decay: float | None = None  # an EMA of the policy's weights acts (evaluation, Agent)
 
@@ -116,8 +181,8 @@ class IQLConfig:
     max_weight: float = 100.0
     epochs: float = 256
     batch_size: int = 256
-    advantage_normalization: str = "none"  # none (IQL) | std: β·A/σ_A
-    lr_schedule: str = "cosine"  # cosine (IQL: decays to 0 over the policy phase) | constant
+    advantage_normalization: AdvantageNormalization = AdvantageNormalization.none  # none (IQL) | std: β·A/σ_A
+    lr_schedule: LRSchedule = LRSchedule.cosine  # cosine (IQL: decays to 0 over the policy phase) | constant
     ema_decay: float | None = None
 
 
@@ -133,12 +198,12 @@ class GMPGConfig:
     behaviour_batch_size: int = 4096
     batch_size: int = 40960
     grad_steps: int = 32
-    gradient: str = "exact"
-    estimator: str = "exact"
-    probe: str = "gaussian"
+    gradient: Gradient = Gradient.exact
+    estimator: Estimator = Estimator.exact
+    probe: Probe = Probe.gaussian
     recompute: bool = True
     chunk_size: int | None = None
-    advantage_normalization: str = "none"  # none (reference) | std: −β·Q/σ_A
+    advantage_normalization: AdvantageNormalization = AdvantageNormalization.none  # none (reference) | std: −β·Q/σ_A
     clamp_actions: bool = False  # Q at the action clamped to the data's action box
     ema_decay: float | None = None  # μ (and so π's start) is the EMA of the behaviour-cloning weights
 
@@ -198,7 +263,7 @@ class D4RLDatasetConfig:
 class MinariDatasetConfig:
     _target_: str = "genrl.data.load_minari"
     name: str = "minari"
-    dataset_id: str = MISSING
+    dataset_id: str | None = None  # None: a one-line error at start (config_checks)
     download: bool = False
 
 
@@ -206,7 +271,7 @@ class MinariDatasetConfig:
 class NPZDatasetConfig:
     _target_: str = "genrl.data.load_npz"
     name: str = "npz"
-    path: str = MISSING
+    path: str | None = None  # None: a one-line error at start (config_checks)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -219,7 +284,7 @@ class TaskConfig:
     eval_env_id: str | None = MISSING  # None: the dataset's evaluation env (Minari metadata)
     ref_min_score: float | None = None  # None: take the dataset's reference scores (Minari metadata)
     ref_max_score: float | None = None
-    reward_transform: str = "none"  # locomotion | antmaze | none (spec §7)
+    reward_transform: RewardTransform = RewardTransform.none  # locomotion | antmaze | none (spec §7)
     max_episode_steps: int | None = None  # None: the eval env's own time limit
     d4rl_file: str | None = None
     minari_id: str | None = None
@@ -248,10 +313,10 @@ class BudgetConfig:
 @dataclass
 class SamplingConfig:
     steps: int = 31  # GRL's t_span = 32 grid points
-    method: str = "euler"
+    method: SamplingMethod = SamplingMethod.euler
     noise_scale: float = 1.0  # τ: initial noise N(0, τ²I); < 1 concentrates actions on the policy's modes
     candidates: int = 1  # K actions per state scored by min(Q1, Q2); 1 = the reference protocol
-    selection: str = "argmax"  # argmax | softmax (over score / (temperature·σ_A))
+    selection: Selection = Selection.argmax  # argmax | softmax (over score / (temperature·σ_A))
     temperature: float = 1.0
 
 
@@ -260,14 +325,14 @@ class EvalConfig:
     episodes: int = 10
     final_episodes: int = 10
     num_envs: int | None = None  # None: all episodes side by side
-    vectorization: str = "sync"
+    vectorization: Vectorization = Vectorization.sync
     clip_actions: bool = False
     seed_offset: int = 100_000  # episode i of every evaluation resets with seed + seed_offset + i
 
 
 @dataclass
 class LoggerConfig:
-    wandb_mode: str = "offline"  # online | offline | disabled ($WANDB_MODE wins)
+    wandb_mode: WandbMode = WandbMode.offline  # online | offline | disabled ($WANDB_MODE wins)
     project: str = "genrl"
     entity: str | None = None
     every_steps: int = 100
@@ -284,9 +349,9 @@ class FastConfig:
     """Speed switches (issue: speed). Defaults are the safe, exact choices."""
 
     tf32: bool = False  # TF32 matmuls on Ampere+ GPUs (≈3e-4 relative error per matmul)
-    autocast: str = "none"  # none | bf16: mixed-precision network forwards (CUDA)
+    autocast: Autocast = Autocast.none  # none | bf16: mixed-precision network forwards (CUDA)
     compile: bool = False  # torch.compile the networks that are only differentiated once
-    compile_mode: str = "default"  # default | reduce-overhead (CUDA graphs) | max-autotune
+    compile_mode: CompileMode = CompileMode.default  # default | reduce-overhead (CUDA graphs) | max-autotune
     fused_sampler: bool = False  # evaluation: one unrolled Euler loop (compiled with `compile`) instead of torchdiffeq
 
 

@@ -14,3 +14,8 @@ class DatasetError(GenrlError):
 
 class ConfigError(GenrlError):
     """A configuration value is inconsistent or unsupported."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (whitespace runs collapsed), or its type name when it has none."""
+    return " ".join(str(exc).split()) or type(exc).__name__

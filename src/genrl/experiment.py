@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,19 +17,24 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from torch import Tensor, nn
 
 import genrl
 from genrl.acting import ActingPolicy
+from genrl.config_checks import check_config, check_env_id, check_ranges, resolved
 from genrl.data import Transitions, check_against_env, transform_rewards
 from genrl.data.normalization import ObservationNormalizer
 from genrl.errors import ConfigError, DatasetError, GenrlError
 from genrl.evaluation import SCORE_SCALE, Evaluator, Task, make_env
+from genrl.io import write_json, write_text
 from genrl.models import GenerativeModel
+from genrl.seeding import seed_everything
 from genrl.training.acceleration import autocast, compile_modules, configure_matmul, make_policy_sampler
 from genrl.training.budget import Budget
-from genrl.training.checkpoint import load_checkpoint, seed_everything, write_json, write_text
+from genrl.training.checkpoint import load_checkpoint
 from genrl.training.logger import RunLogger
+from genrl.training.run_lock import run_lock
 from genrl.training.trainer import Trainer, TrainingOutcome
 
 log = logging.getLogger(__name__)
@@ -50,7 +56,7 @@ def build(node: DictConfig, *, omit: tuple[str, ...] = (), **runtime: Any) -> An
 
     ``omit`` names keys of the node that are built elsewhere (an algorithm's own ``policy``).
     """
-    spec = OmegaConf.to_container(node, resolve=True)
+    spec = OmegaConf.to_container(node, resolve=True, enum_to_str=True)  # choices as plain strings
     for key in (*LABEL_KEYS, *omit):
         spec.pop(key, None)
     try:
@@ -142,15 +148,21 @@ def load_acting_policy(
 ) -> tuple[nn.Module, ActingPolicy]:
     """The acting weights and the :class:`ActingPolicy` of a checkpoint (any algorithm), as its evaluation acted.
 
-    ``sampling`` overrides the run's ``sampling.*`` settings (e.g. ``candidates=1``).
+    ``sampling`` overrides the run's ``sampling.*`` settings (e.g. ``candidates=1``); a value that is not allowed
+    is one :class:`ConfigError` naming the key.
     """
-    from genrl.config import Config
+    from genrl.config import Config, plain
 
     device = torch.device(device)
     meta, weights = state["metadata"], state["algorithm"]
     cfg = OmegaConf.merge(OmegaConf.structured(Config), meta["config"])  # defaults for keys added since
     for key, value in sampling.items():
-        OmegaConf.update(cfg, f"sampling.{key}", value)
+        try:
+            OmegaConf.update(cfg, f"sampling.{key}", value)
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"sampling.{key}={value}: {str(err).splitlines()[0]}") from None
+    check_ranges(resolved(cfg), prefix="sampling.")
+    cfg = plain(cfg)
     obs_dim, action_dim = meta["obs_dim"], meta["action_dim"]
     policy = build_policy_model(cfg, obs_dim, action_dim, meta.get("action_box"))
     policy.load_state_dict(acting_weights(weights))
@@ -189,7 +201,12 @@ def make_task(cfg: DictConfig, data: Transitions) -> Task:
     eval_env_id = env.eval_env_id or data.metadata.get("eval_env_id")
     if eval_env_id is None:
         raise ConfigError(f"env={env.name}: no evaluation environment; set env.eval_env_id=<Gymnasium id>")
-    return Task(env.name, eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps)
+    if not env.eval_env_id:  # named by the dataset (Minari metadata): checked here, once it is known
+        check_env_id(eval_env_id, "env.eval_env_id", source=data.source)
+    try:
+        return Task(env.name, eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps)
+    except ValueError as err:  # reference returns from the dataset's metadata that cannot normalise scores
+        raise ConfigError(f"{err}; set env.ref_min_score and env.ref_max_score") from None
 
 
 def check_resumable(checkpoint_path: Path, config: dict[str, Any]) -> None:
@@ -288,11 +305,31 @@ def accelerate(cfg: DictConfig, algorithm, device: torch.device):
     return autocast(cfg.fast.autocast, device), make_sampler(cfg, algorithm.acting_policy, compile_mode)
 
 
-def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Train one configuration in ``run_dir`` (resuming its checkpoint if any) and write results.json."""
+def run(
+    cfg: DictConfig, run_dir: Path, overrides: Sequence[str] = (), on_accept: Callable[[], None] | None = None
+) -> dict[str, Any]:
+    """Train one configuration in ``run_dir`` (resuming its checkpoint if any) and write results.json.
+
+    Nothing is read or written before the run is accepted: the whole config is checked first
+    (:func:`genrl.config_checks.check_config`; ``overrides`` are the command line's), then the run folder is
+    locked and its checkpoint, if any, must be readable and of this configuration. ``on_accept`` runs then, before
+    the first file is written (``train.py`` writes Hydra's ``.hydra/`` files there). A refusal is a
+    :class:`GenrlError`.
+    """
+    from genrl.config import plain
+
     run_dir = Path(run_dir)
+    check_config(cfg, overrides)
+    cfg = plain(cfg)  # resolved, choices as plain strings
+    with run_lock(run_dir):  # one process per run folder
+        return _run(cfg, run_dir, on_accept)
+
+
+def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -> dict[str, Any]:
     config = OmegaConf.to_container(cfg, resolve=True)
     check_resumable(run_dir / CHECKPOINT_FILE, config)  # before writing anything into an existing run
+    if on_accept is not None:
+        on_accept()
     write_text(OmegaConf.to_yaml(config), run_dir / "config.yaml")
 
     device = resolve_device(cfg.device)
@@ -316,11 +353,11 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         with precision():
             return evaluator.evaluate(act, device, ev.final_episodes if final else ev.episodes).summary()
 
-    logger = RunLogger(run_dir, wandb_settings(cfg, config, run_dir), progress=cfg.logger.progress)
+    logger = ConsoleRunLogger(run_dir, wandb_settings(cfg, config, run_dir), progress=cfg.logger.progress)
     metadata = {
         "config": config, "obs_dim": data.obs_dim, "action_dim": data.action_dim, "version": genrl.__version__,
         "obs_normalizer": prepared.normalizer.to_dict() if prepared.normalizer is not None else None,
-        "action_box": prepared.action_box,
+        "action_box": prepared.action_box, "task": dataclasses.asdict(task),  # what genrl-eval evaluates on
     }  # fmt: skip
     trainer = Trainer(
         algorithm, data, budget, logger, run_dir / CHECKPOINT_FILE, seed=cfg.seed,
@@ -335,7 +372,40 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     write_json(results, run_dir / RESULTS_FILE)
     logger.summary({k: v for k, v in results.items() if isinstance(v, int | float)})
     logger.close()
+    log.info(summary_line(results, run_dir / RESULTS_FILE))
     return results
+
+
+class ConsoleRunLogger(RunLogger):
+    """:class:`RunLogger` that also logs one console line per evaluation (:func:`evaluation_line`)."""
+
+    def log(self, record: dict[str, Any]) -> None:
+        super().log(record)
+        if record.get("event") == "eval":
+            log.info(evaluation_line(record))
+
+
+def evaluation_line(record: dict[str, Any]) -> str:
+    """``eval phase=policy step=500 score=61.2±5.1 return=1913.4±160.2`` (``final`` marks the last one)."""
+    final = " final" if record.get("final") else ""
+    return (
+        f"eval phase={record['phase']} step={record['step']}{final} "
+        f"score={_number(record.get('score'))}±{_number(record.get('score_std'))} "
+        f"return={_number(record.get('return_mean'))}±{_number(record.get('return_std'))}"
+    )
+
+
+def summary_line(results: dict[str, Any], path: Path) -> str:
+    """The run's last console line: final, best and dataset score, wall time, where results.json is."""
+    return (
+        f"done score_final={_number(results.get('score_final'))} score_best={_number(results.get('score_best'))} "
+        f"dataset_score={_number(results.get('dataset_score'))} wall_time={_number(results.get('wall_time_s'))}s "
+        f"results={Path(path).resolve()}"
+    )
+
+
+def _number(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def note_unused_config(cfg: DictConfig) -> None:

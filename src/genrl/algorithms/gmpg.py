@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Batch, Transitions
-from genrl.models import GenerativeModel
+from genrl.models import GenerativeModel, LikelihoodSettings
 from genrl.models.ema import ema_of
 from genrl.training.phases import Metrics, Phase, Stateful, frozen
 
@@ -142,10 +142,15 @@ class GMPG(Stateful):
         low, high = self.action_box
         return torch.maximum(torch.minimum(action, high), low)
 
-    def _log_prob(self, model: GenerativeModel, action: Tensor, obs: Tensor, **kwargs: Any):
-        return model.log_prob(
-            action, obs, self.grad_steps, self.estimator, probe=self.probe, recompute=self.recompute, **kwargs
-        )
+    def _log_prob(
+        self, model: GenerativeModel, action: Tensor, obs: Tensor, stopgrad_state: bool = False, return_latent=False
+    ):
+        """log model(a | s) on ``grad_steps`` Euler steps with GMPG's estimator, probe and recompute options."""
+        settings = LikelihoodSettings(
+            steps=self.grad_steps, estimator=self.estimator, probe=self.probe, stopgrad_state=stopgrad_state,
+            recompute=self.recompute,
+        )  # fmt: skip
+        return model.log_prob(action, obs, settings=settings, return_latent=return_latent)
 
     def _reference_behaviour_log_prob(self, action: Tensor, obs: Tensor) -> Tensor:
         """log μ(a|s) with the reference's gradient ∂log μ/∂a = −z_μ (stop-gradient likelihood, spec §2.4).

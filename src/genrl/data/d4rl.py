@@ -15,6 +15,7 @@ from genrl.data.download import download as download_file
 from genrl.data.rewards import episode_returns
 from genrl.data.transitions import Transitions
 from genrl.errors import DatasetError
+from genrl.errors import one_line as _one_line
 
 D4RL_BASE_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2"
 DEFAULT_CACHE_DIR = "~/.d4rl/datasets"
@@ -63,11 +64,15 @@ def load_d4rl(
         ) from exc
     with handle:
         arrays = _read_qlearning(handle, source)
+        next_from_next_row = "next_observations" not in handle
     return Transitions(
         **{key: torch.from_numpy(value) for key, value in arrays.items() if key != "episode_returns"},
         episode_returns=arrays["episode_returns"],
         source=source,
-        metadata={"format": "d4rl", "file": source, "keys": {"obs": "observations", "action": "actions"}},
+        metadata={
+            "format": "d4rl", "file": source, "keys": {"obs": "observations", "action": "actions"},
+            "next_obs_from_next_row": next_from_next_row,  # no next_observations key: no terminal transitions
+        },
     )
 
 
@@ -125,8 +130,14 @@ def _read_qlearning(handle: h5py.File, source: str) -> dict[str, Any]:
     has_next = "next_observations" in columns
     keep = _keep_mask(terminals, timeouts, has_next)
     if not keep.any():
+        if has_next:
+            raise DatasetError(
+                f"{source}: key 'timeouts' flags every row; expected at least one non-timeout transition"
+            )
         raise DatasetError(
-            f"{source}: key 'timeouts' flags every row; expected at least one non-timeout transition"
+            f"{source}: no transition left: without key 'next_observations' a row's next observation is the next "
+            f"row, so the last row and rows ending an episode (terminals/timeouts) are dropped, which is all "
+            f"{rows} rows here; expected more rows, or a 'next_observations' key"
         )
     out: dict[str, Any] = {
         "episode_returns": episode_returns(rewards, terminals | timeouts, include_trailing=False)
@@ -211,7 +222,3 @@ def _dataset(handle: h5py.File, key: str, source: str) -> h5py.Dataset:
     if not isinstance(node, h5py.Dataset):
         raise DatasetError(f"{source}: key '{key}' is an HDF5 group; expected an array")
     return node
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

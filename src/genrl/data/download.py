@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
 from tqdm import tqdm
 
-from genrl.errors import DatasetError
+from genrl.errors import DatasetError, one_line
+from genrl.io import atomic_file
 
 _CHUNK_BYTES = 1 << 20
 _TIMEOUT_S = 60.0
@@ -25,21 +23,11 @@ def download(url: str, dest: Path) -> Path:
     names the URL, the destination and the cause.
     """
     dest = Path(dest)
-    tmp_name = None
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
+        with atomic_file(dest, suffix=".part") as out, urllib.request.urlopen(url, timeout=_TIMEOUT_S) as response:
             _copy_with_progress(response, out, _content_length(response), dest.name)
-        os.replace(tmp_name, dest)
-    except BaseException as exc:
-        if tmp_name is not None:
-            with contextlib.suppress(OSError):
-                os.remove(tmp_name)
-        if not isinstance(exc, Exception):
-            raise  # KeyboardInterrupt and friends: clean up, then propagate unchanged
-        cause = " ".join(str(exc).split()) or type(exc).__name__
-        raise DatasetError(f"could not download {url} to {dest}: {cause}") from exc
+    except Exception as exc:  # KeyboardInterrupt and friends propagate unchanged (the partial file is removed)
+        raise DatasetError(f"could not download {url} to {dest}: {one_line(exc)}") from exc
     return dest
 
 

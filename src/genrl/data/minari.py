@@ -14,6 +14,7 @@ from gymnasium import spaces
 from genrl.data import validate
 from genrl.data.transitions import Transitions
 from genrl.errors import DatasetError
+from genrl.errors import one_line as _one_line
 
 _COLUMNS = ("obs", "action", "reward", "next_obs", "done")
 
@@ -89,7 +90,8 @@ def _open(dataset_id: str, download: bool) -> Any:
             ) from exc
         raise DatasetError(
             f"Minari dataset '{dataset_id}' is not in the local root {root} and download=False; "
-            f"run `minari download {dataset_id}` (or set MINARI_DATASETS_PATH) or pass download=True"
+            f"run `minari download {dataset_id}` (or set MINARI_DATASETS_PATH) or pass download=True "
+            "(dataset.download=true)"
         ) from exc
     except Exception as exc:
         action = "download into" if download else "load from"
@@ -139,7 +141,3 @@ def _eval_env_id(dataset: Any, stored: dict[str, Any]) -> str | None:
         return json.loads(raw).get("id")
     env_spec = dataset.env_spec
     return env_spec.id if env_spec is not None else None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

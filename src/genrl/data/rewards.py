@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from genrl.data.transitions import Transitions
+from genrl.errors import DatasetError
 
 #: The reference splits pseudo-episodes every 1000 transitions when computing the return range.
 IQL_MAX_EPISODE_STEPS = 1000
@@ -50,9 +51,23 @@ def transform_rewards(data: Transitions, kind: str) -> Transitions:
     if kind == "antmaze":
         return data.with_reward(data.reward - 1.0)
     if kind == "locomotion":
-        low, high = iql_return_range(data.reward.cpu().numpy(), data.done.cpu().numpy())
+        try:
+            low, high = iql_return_range(data.reward.cpu().numpy(), data.done.cpu().numpy())
+        except ValueError:
+            why = (
+                " (without key 'next_observations' no transition is terminal)"
+                if data.metadata.get("next_obs_from_next_row") else ""
+            )
+            raise DatasetError(
+                f"{data.source}: no complete pseudo-episode (transitions up to a terminal, or "
+                f"{IQL_MAX_EPISODE_STEPS} of them) among its {len(data)} transitions{why}, so the locomotion reward "
+                "scale 1000/(R_max − R_min) is undefined; use a larger dataset, or env.reward_transform=none"
+            ) from None
         if high <= low:
-            raise ValueError(f"{data.source}: all pseudo-episode returns are equal; cannot scale rewards")
+            raise DatasetError(
+                f"{data.source}: every pseudo-episode return is {low:g}, so the locomotion reward scale "
+                "1000/(R_max − R_min) is undefined; use env.reward_transform=none"
+            )
         return data.with_reward(data.reward * (LOCOMOTION_RETURN_SCALE / (high - low)))
     raise ValueError(f"unknown reward transform {kind!r}; expected one of {REWARD_TRANSFORMS}")
 

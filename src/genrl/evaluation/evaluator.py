@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -56,6 +57,8 @@ class Evaluator:
 
     Every call uses the same seeds (common random numbers across checkpoints). Actions go to the env as
     sampled, unless ``clip_actions`` (the reference does not clip; MuJoCo clamps the control itself).
+    ``video_dir``: record every episode there with Gymnasium's ``RecordVideo`` (one env at a time, so video i is
+    episode i; needs moviepy, and for MuJoCo on a headless machine ``MUJOCO_GL=egl`` or ``osmesa``).
     """
 
     def __init__(
@@ -66,11 +69,13 @@ class Evaluator:
         seed: int = 0,
         vectorization: str = "sync",
         clip_actions: bool = False,
+        video_dir: str | Path | None = None,
     ) -> None:
         if vectorization not in VECTORIZATION_MODES:
             raise ValueError(f"eval.vectorization must be one of {VECTORIZATION_MODES}, got {vectorization!r}")
         self.task, self.episodes, self.seed = task, episodes, seed
-        self.num_envs = min(num_envs or episodes, episodes)
+        self.video_dir = Path(video_dir) if video_dir is not None else None
+        self.num_envs = 1 if self.video_dir is not None else min(num_envs or episodes, episodes)
         self.vectorization, self.clip_actions = vectorization, clip_actions
         self._envs: gym.vector.VectorEnv | None = None
 
@@ -78,12 +83,23 @@ class Evaluator:
     def envs(self) -> gym.vector.VectorEnv:
         if self._envs is None:
             kwargs = {"max_episode_steps": self.task.max_episode_steps} if self.task.max_episode_steps else {}
+            wrappers = None
+            if self.video_dir is not None:
+                kwargs["render_mode"] = "rgb_array"
+                wrappers = [self._record_video]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 self._envs = gym.make_vec(
-                    self.task.eval_env_id, self.num_envs, vectorization_mode=self.vectorization, **kwargs
-                )
+                    self.task.eval_env_id, self.num_envs, vectorization_mode=self.vectorization, wrappers=wrappers,
+                    **kwargs,
+                )  # fmt: skip
         return self._envs
+
+    def _record_video(self, env: gym.Env) -> gym.Env:
+        from gymnasium.wrappers import RecordVideo
+
+        prefix = self.task.eval_env_id.replace("/", "_").replace(":", "_")
+        return RecordVideo(env, str(self.video_dir), episode_trigger=lambda _: True, name_prefix=prefix)
 
     def evaluate(self, policy: Policy, device: torch.device | str = "cpu", episodes: int | None = None) -> EvalResult:
         """Roll out ``episodes`` (default: the evaluator's) episodes of ``policy`` and return their returns."""

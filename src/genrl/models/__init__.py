@@ -2,6 +2,7 @@
 
 from genrl.models.generative import GenerativeModel
 from genrl.models.likelihood import (
+    LikelihoodSettings,
     euler_sample_log_prob,
     log_prob,
     standard_normal_log_prob,
@@ -20,6 +21,7 @@ from genrl.models.solvers import euler, integrate, time_grid
 __all__ = [
     "PARAMETERIZATIONS",
     "GenerativeModel",
+    "LikelihoodSettings",
     "NoiseParameterization",
     "Parameterization",
     "VelocityParameterization",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
 from genrl.models import likelihood
+from genrl.models.likelihood import LikelihoodSettings
 from genrl.models.parameterizations import get_parameterization
 from genrl.models.solvers import euler, integrate, time_grid
 from genrl.paths import ProbabilityPath
@@ -51,12 +55,16 @@ class GenerativeModel(nn.Module):
         n_per_state: int | None = None,
         x_0: Tensor | None = None,
         recompute: bool = False,
+        fused: bool = False,
     ) -> Tensor:
         """Draw x_1 by integrating the probability-flow ODE from t = 0 to the data end.
 
         Returns (B, D), or (B, n, D) when ``n_per_state`` is given. Differentiable when grad mode is on;
-        ``recompute=True`` (Euler only) checkpoints every step so backpropagation through many steps fits
-        in memory. ``x_0`` fixes the initial noise (shape (B, D) or (B·n, D)).
+        ``x_0`` fixes the initial noise (shape (B, D) or (B·n, D)). Two Euler-only options run genrl's own Euler
+        loop (:func:`genrl.models.solvers.euler`) instead of torchdiffeq — the same arithmetic:
+        ``recompute=True`` checkpoints every step so backpropagation through many steps fits in memory;
+        ``fused=True`` leaves no solver bookkeeping between steps, so that torch.compile can fuse (and
+        CUDA-graph) the whole sampler.
         """
         n = 1 if n_per_state is None else n_per_state
         cond_rep = cond if n == 1 else cond.repeat_interleave(n, dim=0)
@@ -67,13 +75,33 @@ class GenerativeModel(nn.Module):
         def field(t: Tensor, x: Tensor) -> Tensor:
             return self.velocity(t, x, cond_rep)
 
-        if recompute:
+        if recompute or fused:
             if method != "euler":
-                raise ValueError("recompute=True is implemented for method 'euler' only")
-            x_1 = euler(field, x_0, grid, recompute=True)
+                option = "recompute=True" if recompute else "the fused sampler"
+                raise ValueError(f"{option} is implemented for method 'euler' only")
+            x_1 = euler(field, x_0, grid, recompute=recompute)
         else:
             x_1 = integrate(field, x_0, grid, method)
         return x_1 if n_per_state is None else x_1.view(cond.shape[0], n, -1)
+
+    def sampler(
+        self, steps: int = 31, method: str = "euler", fused: bool = False, noise_scale: float = 1.0
+    ) -> Callable[[Tensor], Tensor]:
+        """obs (B, S) → actions (B, A), the way evaluation and deployment sample (see :meth:`sample`).
+
+        ``noise_scale`` τ draws the ODE's initial point from N(0, τ²I): τ = 1 samples the learned distribution,
+        τ < 1 concentrates the actions towards its modes (τ = 0: one deterministic action per state).
+        """
+        if not noise_scale >= 0:
+            raise ValueError(f"sampling.noise_scale must be >= 0, got {noise_scale}")
+        if fused and method != "euler":
+            raise ValueError(f"fast.fused_sampler needs sampling.method=euler, got {method!r}")
+
+        def sample(obs: Tensor) -> Tensor:
+            x_0 = noise_scale * torch.randn(obs.shape[0], self.action_dim, device=obs.device, dtype=obs.dtype)
+            return self.sample(obs, steps=steps, method=method, x_0=x_0, fused=fused)
+
+        return sample
 
     def sample_with_log_prob(
         self, cond: Tensor, steps: int = 31, x_0: Tensor | None = None, recompute: bool = False
@@ -91,19 +119,21 @@ class GenerativeModel(nn.Module):
         self,
         x_1: Tensor,
         cond: Tensor,
-        steps: int = 31,
-        estimator: str = "exact",
-        method: str = "euler",
-        probe: str = "gaussian",
-        stopgrad_state: bool = False,
-        recompute: bool = False,
+        *fields: Any,
+        settings: LikelihoodSettings | None = None,
         return_latent: bool = False,
+        **named_fields: Any,
     ) -> Tensor | tuple[Tensor, Tensor]:
-        """log π_θ(x_1 | cond), shape (B,), by the change of variables (see :mod:`genrl.models.likelihood`)."""
-        grid = time_grid(steps, self.t_end, 0.0, device=x_1.device, dtype=x_1.dtype)
-        return likelihood.log_prob(
-            self.velocity, x_1, cond, grid, estimator, method, probe, stopgrad_state, recompute, return_latent
-        )
+        """log π_θ(x_1 | cond), shape (B,), by the change of variables (see :mod:`genrl.models.likelihood`).
+
+        ``settings`` says how; its fields may be given instead, as ``log_prob(x, s, 100, "hutchinson")`` or
+        ``log_prob(x, s, steps=6, stopgrad_state=True)`` (the order of :class:`LikelihoodSettings`).
+        """
+        if settings is None:
+            settings = LikelihoodSettings(*fields, **named_fields)
+        elif fields or named_fields:
+            raise TypeError("log_prob takes either settings= or the settings' fields, not both")
+        return likelihood.log_prob(self.velocity, x_1, cond, self.t_end, settings=settings, return_latent=return_latent)
 
     @property
     def action_dim(self) -> int:

@@ -12,17 +12,31 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.autograd.forward_ad as fwAD
 from torch import Tensor
-from torch.utils.checkpoint import checkpoint
 
-from genrl.models.solvers import integrate
+from genrl.models.solvers import euler, integrate, time_grid
 
 ConditionedField = Callable[[Tensor, Tensor, Tensor], Tensor]  # (t, x (B, D), cond (B, S)) -> v (B, D)
 ESTIMATORS = ("exact", "hutchinson")
 PROBES = ("gaussian", "rademacher")
+
+
+@dataclass(frozen=True)
+class LikelihoodSettings:
+    """How log p(x_1 | cond) is computed: ``steps`` of ``method`` on the grid from the data end to 0, the
+    divergence ``estimator`` (``exact`` or ``hutchinson`` with a ``probe``), and the gradient variant
+    (``stopgrad_state``, ``recompute``: see :func:`log_prob`)."""
+
+    steps: int = 31
+    estimator: str = "exact"
+    method: str = "euler"
+    probe: str = "gaussian"
+    stopgrad_state: bool = False
+    recompute: bool = False
 
 
 def standard_normal_log_prob(z: Tensor) -> Tensor:
@@ -43,6 +57,7 @@ def velocity_and_divergence(
     t: Tensor,
     x: Tensor,
     cond: Tensor,
+    *,
     estimator: str = "exact",
     probe: str = "gaussian",
     create_graph: bool = False,
@@ -87,15 +102,12 @@ def log_prob(
     field: ConditionedField,
     x_1: Tensor,
     cond: Tensor,
-    grid: Tensor,
-    estimator: str = "exact",
-    method: str = "euler",
-    probe: str = "gaussian",
-    stopgrad_state: bool = False,
-    recompute: bool = False,
+    t_end: float,
+    *,
+    settings: LikelihoodSettings,
     return_latent: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
-    """log p_1(x_1 | cond), shape (B,). ``grid`` runs from the data end down to 0.
+    """log p_1(x_1 | cond), shape (B,), integrating from the data end ``t_end`` down to 0 as ``settings`` say.
 
     With ``return_latent=True`` also returns the terminal state x_0 (B, D) of the likelihood ODE.
 
@@ -107,31 +119,27 @@ def log_prob(
     ``recompute=True`` each step is recomputed in backward (memory O(steps·B·D) instead of O(steps·activations)).
     """
     create_graph = torch.is_grad_enabled()
+    grid = time_grid(settings.steps, t_end, 0.0, device=x_1.device, dtype=x_1.dtype)
 
-    def augmented(t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        return velocity_and_divergence(field, t, state[0], cond, estimator, probe, create_graph)
+    def divergence(t: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        return velocity_and_divergence(
+            field, t, x, cond, estimator=settings.estimator, probe=settings.probe, create_graph=create_graph
+        )
 
-    integral = torch.zeros(x_1.shape[0], device=x_1.device, dtype=x_1.dtype)
-    if not (stopgrad_state or recompute):
-        x_0, integral = integrate(augmented, (x_1, integral), grid, method)
-        return _result(x_0, integral, return_latent)
-
-    if method != "euler":
+    if not (settings.stopgrad_state or settings.recompute):
+        integral = torch.zeros(x_1.shape[0], device=x_1.device, dtype=x_1.dtype)
+        x_0, integral = integrate(lambda t, state: divergence(t, state[0]), (x_1, integral), grid, settings.method)
+    elif settings.method != "euler":
         raise ValueError("stopgrad_state and recompute are implemented for method 'euler' only")
-    x = x_1
-    times = grid.tolist()
-    for k in range(len(times) - 1):
-        h = times[k + 1] - times[k]
-        state = (x.detach() if stopgrad_state else x, integral)
-        if recompute and create_graph:
-            v, div = checkpoint(augmented, grid[k], state, use_reentrant=False)
-        else:
-            v, div = augmented(grid[k], state)
-        x, integral = x + h * v, integral + h * div
-    return _result(x, integral, return_latent)
+    else:
 
+        def step(t: Tensor, h: float, x: Tensor) -> tuple[Tensor, Tensor]:
+            v, div = divergence(t, x)
+            return v, h * div
 
-def _result(x_0: Tensor, integral: Tensor, return_latent: bool) -> Tensor | tuple[Tensor, Tensor]:
+        x_0, integral = euler(
+            step, x_1, grid, settings.recompute, stop_gradient=settings.stopgrad_state, density=True
+        )
     log_p = standard_normal_log_prob(x_0) + integral
     return (log_p, x_0) if return_latent else log_p
 
@@ -151,17 +159,9 @@ def euler_sample_log_prob(
     """
     eye = torch.eye(x_0.shape[-1], device=x_0.device, dtype=x_0.dtype)
 
-    def step(t: Tensor, h: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+    def step(t: Tensor, h: float, x: Tensor) -> tuple[Tensor, Tensor]:
         v, jac = velocity_and_jacobian(field, t, x, cond)
-        return x + h * v, torch.linalg.slogdet(eye + h * jac).logabsdet
+        return v, torch.linalg.slogdet(eye + h * jac).logabsdet
 
-    x = x_0
-    log_det = torch.zeros(x_0.shape[0], device=x_0.device, dtype=x_0.dtype)
-    for k in range(len(grid) - 1):
-        h = grid[k + 1] - grid[k]
-        if recompute and torch.is_grad_enabled():
-            x, d = checkpoint(step, grid[k], h, x, use_reentrant=False)
-        else:
-            x, d = step(grid[k], h, x)
-        log_det = log_det + d
+    x, log_det = euler(step, x_0, grid, recompute, density=True)
     return x, standard_normal_log_prob(x_0) - log_det

@@ -1,4 +1,4 @@
-"""ODE integration of a velocity field on a fixed time grid (torchdiffeq), plus a memory-lean Euler loop."""
+"""ODE integration of a velocity field on a time grid: torchdiffeq, and genrl's one Euler loop (with hooks)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 from torchdiffeq import odeint
 
-Field = Callable[[Tensor, Tensor], Tensor]
+Field = Callable[[Tensor, Tensor], Tensor]  # (t, x) -> v
+DensityField = Callable[[Tensor, float, Tensor], tuple[Tensor, Tensor]]  # (t_k, h_k, x_k) -> (v_k, δ_k)
 
 FIXED_GRID_METHODS = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams")
 ADAPTIVE_METHODS = ("dopri5", "dopri8", "bosh3", "adaptive_heun", "fehlberg2")
@@ -48,19 +49,41 @@ def integrate(field, x: Tensor | tuple[Tensor, ...], grid: Tensor, method: str =
     return out[-1]
 
 
-def euler(field: Field, x: Tensor, grid: Tensor, recompute: bool = False) -> Tensor:
-    """Explicit Euler on ``grid``: x_{k+1} = x_k + (t_{k+1} − t_k)·field(t_k, x_k). Fully differentiable.
+def euler(
+    field: Field | DensityField,
+    x: Tensor,
+    grid: Tensor,
+    recompute: bool = False,
+    *,
+    stop_gradient: bool = False,
+    density: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """Explicit Euler on ``grid``: x_{k+1} = x_k + h_k·v_k, v_k = field(t_k, x_k), h_k = t_{k+1} − t_k. Differentiable.
 
-    With ``recompute=True`` each step's activations are dropped after the forward pass and recomputed during
-    backward (gradient checkpointing): memory holds only the K states x_k, so backpropagating through a
-    1000-step sampler at a large batch fits in GPU memory. The gradient is exactly that of the Euler scheme.
+    Every hand-rolled Euler loop of genrl is this one (sampling, the fused evaluation sampler, the Euler
+    likelihoods). Its hooks:
+
+    * ``recompute=True``: each step's field evaluation is checkpointed — its activations are dropped after the
+      forward pass and recomputed in backward — so memory holds only the K states x_k and backpropagating
+      through a 1000-step sampler fits in GPU memory. The gradient is exactly that of the Euler scheme.
+    * ``stop_gradient=True``: the field sees stopgrad(x_k) (x_{k+1} = x_k + h·v(t_k, stopgrad(x_k))).
+    * ``density=True``: ``field`` is a :data:`DensityField` (t_k, h_k, x_k) → (v_k, δ_k) and the result is
+      (x_K, Σ_k δ_k), e.g. a log-density change accumulated along the path.
     """
+
+    def evaluate(t: Tensor, h: float, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        return field(t, h, x) if density else (field(t, x), None)
+
     times = grid.tolist()
+    total = torch.zeros(x.shape[0], device=x.device, dtype=x.dtype) if density else None
     for k in range(len(times) - 1):
-        t = grid[k]
         h = times[k + 1] - times[k]
+        state = x.detach() if stop_gradient else x
         if recompute and torch.is_grad_enabled():
-            x = x + h * checkpoint(field, t, x, use_reentrant=False)
+            v, delta = checkpoint(evaluate, grid[k], h, state, use_reentrant=False)
         else:
-            x = x + h * field(t, x)
-    return x
+            v, delta = evaluate(grid[k], h, state)
+        x = x + h * v
+        if density:
+            total = total + delta
+    return (x, total) if density else x

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
-from genrl.reporting.results import ResultsError, RunRecord, Warn, _record_order, group_runs
+from genrl.reporting.results import ResultsError, RunRecord, Warn, group_runs, record_order
 
 #: Never part of a configuration's identity: the seed and what a resumed run may change (train.py's
 #: RESUMABLE_KEYS and the keys its run-folder names exclude).
@@ -36,7 +36,12 @@ MIXED = ("split", "refuse")
 ABSENT = "<absent>"
 NO_CONFIG = "no config.yaml"  # the label of runs without config.yaml beside runs with one
 
+ALGORITHM_ORDER = ("gmpo", "gmpg", "bc", "iql")
+PATH_ORDER = ("vpsde", "gvp", "icfm", "none")
+NO_PATH = "none"  # the path of algorithms whose policy is not generative (IQL): its column is just "IQL"
+
 CellKey = tuple[str, str, str, str]  # (env, algorithm, path, variant label; "" when the runs agree)
+Column = tuple[str, ...]  # (algorithm, path) or (algorithm, path, variant), lower-case; variant "" = the only one
 
 
 @dataclass(frozen=True)
@@ -96,13 +101,26 @@ def _natural(text: str) -> tuple:
     return tuple((0, float(p), "") if i % 2 else (1, 0.0, p) for i, p in enumerate(parts) if p)
 
 
-def variant_sort_key(label: str) -> tuple:
-    return _natural(label)
+def column_label(column: Column) -> str:
+    """``("gmpo", "gvp")`` → ``"GMPO-GVP"``; ``("iql", "none")`` → ``"IQL"``;
+    ``("gmpo", "gvp", "algorithm.beta=3.0")`` → ``"GMPO-GVP [algorithm.beta=3.0]"``."""
+    base = column[0].upper() if column[1] == NO_PATH else f"{column[0]}-{column[1]}".upper()
+    variant = column[2] if len(column) > 2 else ""
+    return f"{base} [{variant}]" if variant else base
 
 
-def group_cells(
-    records: Sequence[RunRecord], mixed: str = "split", warn: Warn | None = None, column_label=None
-) -> Cells:
+def _rank(name: str, order: Sequence[str]) -> tuple[int, str]:
+    return (order.index(name), "") if name in order else (len(order), name)
+
+
+def column_sort_key(column: Column) -> tuple:
+    """gmpo, gmpg, bc, iql, then vpsde, gvp, icfm; unknown names after the known ones, alphabetically; variants
+    of one (algorithm, path) in natural order of their labels."""
+    variant = column[2] if len(column) > 2 else ""
+    return (_rank(column[0], ALGORITHM_ORDER), _rank(column[1], PATH_ORDER), _natural(variant))
+
+
+def group_cells(records: Sequence[RunRecord], mixed: str = "split", warn: Warn | None = None) -> Cells:
     """Group runs into cells of identical configurations (see the module doc); ``warn`` about repeated seeds.
 
     Runs with a config.yaml are compared on it, runs without on their results.json fields; where one task's
@@ -111,8 +129,7 @@ def group_cells(
     """
     if mixed not in MIXED:
         raise ValueError(f"mixed must be one of {MIXED}, got {mixed!r}")
-    label_of = column_label or (lambda column: "-".join(column).upper())
-    groups = group_runs(records, warn=None)
+    groups = group_runs(records)
     views = {str(r.source): identity(r, use_config=True) for r in records}
     varying: dict[tuple[tuple[str, str], bool], set[str]] = defaultdict(set)  # (column, has config) → keys
     mixed_kinds: set[tuple[str, str]] = set()  # columns where some task has runs with and without config.yaml
@@ -123,7 +140,7 @@ def group_cells(
             mixed_kinds.add(column)
             if mixed == "refuse":
                 raise ResultsError(
-                    f"{env} {label_of(column)}: runs differ at config.yaml (present vs absent); a cell averages "
+                    f"{env} {column_label(column)}: runs differ at config.yaml (present vs absent); a cell averages "
                     "only runs identical apart from the seed (--mixed split labels them apart)"
                 )
         for kind, kind_runs in by_kind.items():
@@ -133,7 +150,7 @@ def group_cells(
                 values = sorted({_value_text(v.get(keys[0], ABSENT), short=False) for v in kind_views}, key=_natural)
                 more = f" (and {len(keys) - 1} more key{'s' if len(keys) > 2 else ''})" if len(keys) > 1 else ""
                 raise ResultsError(
-                    f"{env} {label_of(column)}: runs differ at {keys[0]} ({' vs '.join(values)}){more}; "
+                    f"{env} {column_label(column)}: runs differ at {keys[0]} ({' vs '.join(values)}){more}; "
                     "a cell averages only runs identical apart from the seed (--mixed split labels them apart)"
                 )
             varying[(column, kind)].update(keys)
@@ -142,7 +159,7 @@ def group_cells(
     for (env, algorithm, path), runs in groups.items():
         for run in runs:
             cells[(env, algorithm, path, labels[str(run.source)])].append(run)
-    cells = {key: sorted(runs, key=_record_order) for key, runs in cells.items()}
+    cells = {key: sorted(runs, key=record_order) for key, runs in cells.items()}
     if warn is not None:
         for key, runs in cells.items():
             by_seed: dict[int, list[str]] = defaultdict(list)

@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from genrl.errors import GenrlError
-from genrl.reporting.configs import MIXED, Cells, group_cells
-from genrl.reporting.curves import write_curve_plots
+from genrl.io import write_text
+from genrl.reporting.configs import MIXED, Cells, Column, group_cells
+from genrl.reporting.curves import score_scale, write_curve_plots, write_profile_plot
+from genrl.reporting.render import FORMATS, render_csv, render_stats_csv, render_text
 from genrl.reporting.results import RunRecord, find_results, load_files, warn_stderr
-from genrl.reporting.stats import (
-    DEFAULT_REPS,
-    StatsTable,
-    build_stats,
-    parse_comparisons,
-    render_stats_csv,
-    render_stats_latex,
-    render_stats_markdown,
-    write_profile_plot,
-)
-from genrl.reporting.tables import METRICS, RENDERERS, Column, Table, build_table, column_label, render_csv
+from genrl.reporting.stats import DEFAULT_REPS, StatsTable, build_stats, parse_comparisons
+from genrl.reporting.tables import METRICS, Table, build_table
 
 EPILOG = """\
 Every results.json below the given directories is read (recursively; the layout does not matter) and runs
@@ -77,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--format",
-        choices=["markdown", "latex", "csv"],
+        choices=FORMATS,
         default="markdown",
         help="table format (default: %(default)s)",
     )
@@ -127,19 +119,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # same dir: os.replace is atomic
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def _values(cells: Cells, metric: str) -> dict[tuple[str, Column], list[float]]:
     return {(key[0], key[1:]): [run.metric(metric) for run in runs] for key, runs in cells.runs.items()}
 
@@ -164,20 +143,13 @@ def render(
 ) -> str:
     """The text output for the parsed options; ``stats`` (computed when None) follow each metric's table."""
     if cells is None:
-        cells = group_cells(records, getattr(args, "mixed", "split"), column_label=column_label)
+        cells = group_cells(records, getattr(args, "mixed", "split"))
     metrics = list(METRICS) if args.metric == "both" else [args.metric]
     tables = [build_table(records, metric, n_skipped=n_skipped, cells=cells) for metric in metrics]
     stats = statistics(args, tables, cells) if stats is None else stats
     if args.format == "csv":
         return render_stats_csv(tables, stats) if stats else render_csv(tables)
-    renderer = RENDERERS[args.format]
-    stats_renderer = render_stats_latex if args.format == "latex" else render_stats_markdown
-    parts = []
-    for table, table_stats in zip(tables, [*stats] + [None] * (len(tables) - len(stats))):
-        parts.append(renderer(table, args.decimals))
-        if table_stats is not None:
-            parts.append(stats_renderer(table_stats, args.decimals))
-    return "\n".join(parts)
+    return render_text(tables, stats, args.format, args.decimals)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         if not records:
             raise GenrlError(f"no readable results.json under {where} ({len(files)} unreadable)")
         # warns about repeated seeds inside a cell; refuses mixed cells with --mixed refuse
-        cells = group_cells(records, args.mixed, warn=warn_stderr, column_label=column_label)
+        cells = group_cells(records, args.mixed, warn=warn_stderr)
         metrics = list(METRICS) if args.metric == "both" else [args.metric]
         stats = statistics(args, [build_table(records, m, cells=cells) for m in metrics], cells)
         text = render(args, records, n_skipped=len(files) - len(records), cells=cells, stats=stats)
@@ -205,12 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.output is None:
         sys.stdout.write(text)
     else:
-        write_text_atomic(args.output, text)
+        write_text(text, args.output)
         print(f"genrl-report: wrote {args.output}", file=sys.stderr)
     if args.plots is not None:
         written = write_curve_plots(records, args.plots, cells=cells)
         for st in stats:
-            profile = write_profile_plot(st, _values(cells, st.metric), args.plots)
+            profile = write_profile_plot(st, _values(cells, st.metric), args.plots, scale=score_scale(records))
             written += [profile] if profile is not None else []
         print(f"genrl-report: wrote {len(written)} plot(s) to {args.plots}", file=sys.stderr)
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +23,7 @@ RESULTS_NAME = "results.json"
 CONFIG_NAME = "config.yaml"  # the run's resolved configuration, written by train.py beside results.json
 REQUIRED_STR_KEYS = ("algorithm", "path", "env")
 REQUIRED_SCORE_KEYS = ("score_final", "score_best")
+D4RL_TASK = r"(halfcheetah|hopper|walker2d|ant)-(random|medium|expert|medium-replay|medium-expert|full-replay)-v\d"
 
 Warn = Callable[[str], None]
 GroupKey = tuple[str, str, str]  # (env, algorithm, path)
@@ -65,6 +67,15 @@ class RunRecord:
     def key(self) -> GroupKey:
         """The aggregation key (env, algorithm, path)."""
         return (self.env, self.algorithm, self.path)
+
+    @property
+    def d4rl_scored(self) -> bool:
+        """Whether the scores use D4RL's reference returns: the run read a D4RL dataset (its config.yaml says so;
+        without one, the env is named like a D4RL task)."""
+        if self.config is not None:
+            dataset = self.config.get("dataset")
+            return isinstance(dataset, dict) and "d4rl" in f"{dataset.get('name')} {dataset.get('_target_')}"
+        return re.fullmatch(D4RL_TASK, self.env) is not None
 
     def metric(self, name: str) -> float:
         """The value of a score metric (``score_final`` or ``score_best``)."""
@@ -186,32 +197,18 @@ def load_files(files: Iterable[str | Path], warn: Warn = warn_stderr) -> list[Ru
             records.append(load_record(file, warn))
         except ResultsError as exc:
             warn(f"skipping {exc}")
-    return sorted(records, key=_record_order)
+    return sorted(records, key=record_order)
 
 
-def _record_order(record: RunRecord) -> tuple[Any, ...]:
+def record_order(record: RunRecord) -> tuple[Any, ...]:
+    """Sort key: (env, algorithm, path), then seed (runs without one last), then file."""
     seed = (0, record.seed) if record.seed is not None else (1, 0)
     return (*record.key, seed, str(record.source))
 
 
-def group_runs(
-    records: Sequence[RunRecord], warn: Warn | None = warn_stderr
-) -> dict[GroupKey, list[RunRecord]]:
-    """Group records by (env, algorithm, path), warning when a seed repeats inside a group.
-
-    A repeated seed usually means two configurations that differ in another hyperparameter were swept into
-    the same directory; they are still aggregated together, but the warning names the files.
-    """
+def group_runs(records: Sequence[RunRecord]) -> dict[GroupKey, list[RunRecord]]:
+    """Records by (env, algorithm, path), each group in :func:`record_order`."""
     groups: dict[GroupKey, list[RunRecord]] = defaultdict(list)
-    for record in sorted(records, key=_record_order):
+    for record in sorted(records, key=record_order):
         groups[record.key].append(record)
-    if warn is not None:
-        for key, runs in groups.items():
-            by_seed: dict[int, list[str]] = defaultdict(list)
-            for run in runs:
-                if run.seed is not None:
-                    by_seed[run.seed].append(str(run.source))
-            for seed, files in by_seed.items():
-                if len(files) > 1:
-                    warn(f"{'/'.join(key)} has {len(files)} runs with seed={seed} ({', '.join(files)})")
     return dict(groups)

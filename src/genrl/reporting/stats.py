@@ -1,5 +1,6 @@
 """Honest statistics with ``rliable`` (Agarwal et al., NeurIPS 2021): IQM, optimality gap, probability of
-improvement, stratified-bootstrap 95% confidence intervals, and performance profiles.
+improvement, stratified-bootstrap 95% confidence intervals, and performance profiles (rendered by
+genrl.reporting.render and genrl.reporting.curves).
 
 Conventions (stated in every footnote):
 
@@ -21,18 +22,13 @@ in which they are computed.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import astuple, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
-from genrl.reporting.curves import column_colors, save_atomic
-from genrl.reporting.results import Warn, warn_stderr
-from genrl.reporting.tables import AVERAGE, MISSING, NO_STD, Column, Table, column_label, latex_escape
+from genrl.reporting.configs import Column, column_label
 
 GAMMA = 100.0  # optimality-gap threshold: the expert reference on the 0–100 normalized scale
 CONFIDENCE = 0.95
@@ -241,207 +237,3 @@ def performance_profile(
     with seeded_global_rng(seed):
         profiles, cis = library.create_performance_profile(matrices, taus, reps=reps)
     return taus, profiles, cis
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Rendering (the same conventions as genrl.reporting.tables)
-
-
-def format_estimate(estimate: Estimate | None, decimals: int, with_n: bool = False) -> str:
-    """``"71.3 [65.0, 75.3] (n=5)"``; ``"71.3 [–] (n=1)"`` without a CI; ``"—"`` when there is none."""
-    if estimate is None:
-        return MISSING
-    ci = (
-        f"[{estimate.low:.{decimals}f}, {estimate.high:.{decimals}f}]" if estimate.has_interval else f"[{NO_STD}]"
-    )
-    text = f"{estimate.value:.{decimals}f} {ci}"
-    return f"{text} (n={estimate.n})" if with_n else text
-
-
-IQM_ROW = "IQM (all tasks)"
-GAP_ROW = f"Optimality gap (γ={GAMMA:g})"
-ALL_TASKS = "All tasks"
-
-
-def stats_title(stats: StatsTable) -> str:
-    return f"{stats.metric}: IQM and optimality gap with 95% bootstrap CIs (rliable)"
-
-
-def stats_notes(stats: StatsTable) -> list[str]:
-    lines = [
-        "IQM = interquartile mean (25% trimmed mean) of the seeds' scores; [lo, hi] = 95% percentile bootstrap CI "
-        f"over the seeds, {NO_STD} when n=1 (rliable, {stats.reps} resamples, numpy seed {stats.seed}).",
-        f"{IQM_ROW}: IQM over all runs of all tasks; {GAP_ROW}: γ − mean(min(score, γ)), lower is better; their CIs "
-        "come from rliable's stratified bootstrap (runs resampled within each task).",
-    ]
-    for column, reason in stats.missing_reason.items():
-        lines.append(
-            f"{column_label(column)} has no aggregate: {reason} (rliable's aggregates need runs on every task, the "
-            "same number on each)."
-        )
-    return lines
-
-
-def comparison_notes(stats: StatsTable) -> list[str]:
-    lines = [
-        "P(X > Y) = rliable's probability of improvement: per task the probability that a run of X scores above a "
-        "run of Y (Mann-Whitney U / (n·m), ties ½), averaged over the tasks both cover; 95% CI from a stratified "
-        "bootstrap resampling each method's runs within each task. Above 0.5 favours X; a CI that excludes 0.5 "
-        "is a difference the seeds support."
-    ]
-    for c in stats.comparisons:
-        if c.estimate is None:
-            lines.append(f"{column_label(c.x)} vs {column_label(c.y)}: not computed ({c.reason}).")
-    return lines
-
-
-def _stats_rows(stats: StatsTable, decimals: int) -> tuple[list[str], list[list[str]]]:
-    header = ["Task", *map(column_label, stats.columns)]
-    rows = [
-        [task, *(format_estimate(stats.iqm.get((task, c)), decimals, with_n=True) for c in stats.columns)]
-        for task in stats.tasks
-    ]
-    rows.append([IQM_ROW, *(format_estimate(stats.aggregate_iqm.get(c), decimals) for c in stats.columns)])
-    rows.append([GAP_ROW, *(format_estimate(stats.optimality_gap.get(c), decimals) for c in stats.columns)])
-    return header, rows
-
-
-def _comparison_rows(stats: StatsTable) -> tuple[list[str], list[list[str]]]:
-    header = ["X", "Y", "P(X > Y) [95% CI]", "tasks"]
-    rows = [
-        [column_label(c.x), column_label(c.y), format_estimate(c.estimate, 2), str(len(c.tasks))]
-        for c in stats.comparisons
-    ]
-    return header, rows
-
-
-def _markdown_table(header: list[str], rows: list[list[str]], bold_from: int | None = None) -> list[str]:
-    rows = [[f"**{r[0]}**" if bold_from is not None and i >= bold_from else r[0], *r[1:]] for i, r in enumerate(rows)]
-    cells = [[c.replace("|", "\\|") for c in row] for row in (header, *rows)]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-
-    def line(row: Sequence[str]) -> str:
-        return "| " + " | ".join([row[0].ljust(widths[0]), *(c.rjust(w) for c, w in zip(row[1:], widths[1:]))]) + " |"
-
-    rule = "|" + "|".join([":" + "-" * (widths[0] + 1), *("-" * (w + 1) + ":" for w in widths[1:])]) + "|"
-    return [line(cells[0]), rule, *map(line, cells[1:])]
-
-
-def render_stats_markdown(stats: StatsTable, decimals: int = 1) -> str:
-    header, rows = _stats_rows(stats, decimals)
-    out = [f"**{stats_title(stats)}**", "", *_markdown_table(header, rows, bold_from=len(stats.tasks)), ""]
-    out += [f"- {note}" for note in stats_notes(stats)]
-    if stats.comparisons:
-        header, rows = _comparison_rows(stats)
-        out += ["", f"**{stats.metric}: probability of improvement (rliable)**", "", *_markdown_table(header, rows), ""]
-        out += [f"- {note}" for note in comparison_notes(stats)]
-    return "\n".join(out) + "\n"
-
-
-def _latex_tabular(header: list[str], rows: list[list[str]], rule_before: int | None = None) -> list[str]:
-    def line(cells: Sequence[str]) -> str:
-        return " & ".join(map(latex_escape, cells)) + r" \\"
-
-    body = [line(r) for r in rows]
-    if rule_before is not None:
-        body.insert(rule_before, r"\midrule")
-    return [
-        r"\begin{tabular}{l" + "c" * (len(header) - 1) + "}", r"\toprule", line(header), r"\midrule",
-        *body, r"\bottomrule", r"\end{tabular}",
-    ]  # fmt: skip
-
-
-def _latex_notes(notes: list[str]) -> list[str]:
-    return [r"\par\smallskip", r"{\footnotesize\noindent", " \\\\\n".join(map(latex_escape, notes)) + r"\par}"]
-
-
-def render_stats_latex(stats: StatsTable, decimals: int = 1) -> str:
-    header, rows = _stats_rows(stats, decimals)
-    out = [f"% genrl-report: {latex_escape(stats_title(stats))}"]
-    out += _latex_tabular(header, rows, rule_before=len(stats.tasks)) + _latex_notes(stats_notes(stats))
-    if stats.comparisons:
-        header, rows = _comparison_rows(stats)
-        out += [f"% genrl-report: {latex_escape(stats.metric)}: probability of improvement (rliable)"]
-        out += _latex_tabular(header, rows) + _latex_notes(comparison_notes(stats))
-    return "\n".join(out) + "\n"
-
-
-STATS_CSV_HEADER = ("metric", "task", "column", "statistic", "estimate", "ci_low", "ci_high", "n")
-
-
-def render_stats_csv(tables: Sequence[Table], stats: Sequence[StatsTable]) -> str:
-    """Long format, full precision: ``metric,task,column,statistic,estimate,ci_low,ci_high,n``.
-
-    ``statistic`` is ``mean`` and ``std`` (the mean ± std table, ``Average`` row included; no CI), ``iqm`` per
-    task and for ``All tasks``, ``optimality_gap`` for ``All tasks``, and ``probability_of_improvement`` with
-    column ``X > Y`` (n = tasks compared). Undefined values are ``nan``; a missing cell has n = 0.
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(STATS_CSV_HEADER)
-    nan = math.nan
-
-    def row(metric: str, task: str, label: str, statistic: str, estimate: Estimate | None) -> None:
-        value, low, high, n = (nan, nan, nan, 0) if estimate is None else astuple(estimate)
-        writer.writerow([metric, task, label, statistic, *(repr(float(v)) for v in (value, low, high)), n])
-
-    for table, st in zip(tables, stats):
-        for task in (*table.tasks, AVERAGE):
-            for column in table.columns:
-                cell = table.cells.get((task, column)) if task != AVERAGE else table.average.get(column)
-                for statistic in ("mean", "std"):
-                    estimate = None if cell is None else Estimate(getattr(cell, statistic), nan, nan, cell.n)
-                    row(table.metric, task, column_label(column), statistic, estimate)
-        for task in st.tasks:
-            for column in st.columns:
-                row(st.metric, task, column_label(column), "iqm", st.iqm.get((task, column)))
-        for column in st.columns:
-            row(st.metric, ALL_TASKS, column_label(column), "iqm", st.aggregate_iqm.get(column))
-            row(st.metric, ALL_TASKS, column_label(column), "optimality_gap", st.optimality_gap.get(column))
-        for c in st.comparisons:
-            label = f"{column_label(c.x)} > {column_label(c.y)}"
-            row(st.metric, ALL_TASKS, label, "probability_of_improvement", c.estimate)
-    return buffer.getvalue()
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Performance profiles
-
-
-def write_profile_plot(
-    stats: StatsTable, values: dict[tuple[str, Column], list[float]], out_dir: str | Path, warn: Warn = warn_stderr
-) -> Path | None:
-    """``<out_dir>/performance_profile_<metric>.png``: rliable's score distributions (fraction of runs over all
-    tasks with score > τ) with 95% stratified-bootstrap bands, one line per column that has a runs × tasks
-    matrix, coloured like the learning curves. None (and a warning) when no column has one."""
-    matrices = {}
-    for column in stats.columns:
-        matrix, reason = score_matrix(values, column, stats.tasks)
-        if matrix is None:
-            warn(f"{column_label(column)} is not in the {stats.metric} performance profile: {reason}")
-            continue
-        matrices[column_label(column)] = matrix
-    if not matrices:
-        warn(f"no column has the same number of runs on every task; no {stats.metric} performance profile written")
-        return None
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from rliable import plot_utils
-
-    taus, profiles, cis = performance_profile(matrices, stats.reps, stats.seed)
-    fig = Figure(figsize=(6.4, 4.2), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    colors = column_colors(stats.columns)
-    plot_utils.plot_performance_profiles(
-        profiles, taus, performance_profile_cis=cis, ax=ax, colors={k: colors[k] for k in profiles},
-        xlabel=r"D4RL-normalized score $\tau$", ylabel=r"fraction of runs with score $> \tau$",
-        labelsize="medium", ticklabelsize="medium",
-    )  # fmt: skip
-    ax.legend(fontsize="small", loc="best")
-    ax.set_title(f"{stats.metric}: performance profile over {len(stats.tasks)} task(s)")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"performance_profile_{stats.metric}.png"
-    save_atomic(fig, target)
-    return target

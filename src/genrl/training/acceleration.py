@@ -1,4 +1,7 @@
-"""The speed switches of ``cfg.fast``: TF32, bf16 autocast, torch.compile, and a fused evaluation sampler."""
+"""The speed switches of ``cfg.fast``: precision (TF32, bf16 autocast) and compilation (torch.compile).
+
+The fused evaluation sampler itself is a solver option of the model (``GenerativeModel.sampler(fused=True)``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from contextlib import AbstractContextManager
 import torch
 from torch import Tensor, nn
 
-from genrl.models import GenerativeModel, time_grid
+from genrl.models import GenerativeModel
 
 AUTOCAST_KINDS = ("none", "bf16")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")
@@ -38,21 +41,6 @@ def compile_modules(modules: Iterable[nn.Module], mode: str) -> None:
         module.compile(mode=mode, dynamic=True)
 
 
-def fused_euler_sampler(policy: GenerativeModel, steps: int, noise_scale: float = 1.0) -> Callable[[Tensor], Tensor]:
-    """Actions by one unrolled Euler loop: the same arithmetic as torchdiffeq's fixed-grid Euler, no solver
-    bookkeeping between steps, so that torch.compile can fuse (and CUDA-graph) the whole 31-step sample."""
-
-    def sample(obs: Tensor) -> Tensor:
-        grid = time_grid(steps, 0.0, policy.t_end, device=obs.device, dtype=obs.dtype)
-        times = grid.tolist()
-        x = noise_scale * torch.randn(obs.shape[0], policy.action_dim, device=obs.device, dtype=obs.dtype)
-        for k in range(steps):
-            x = x + (times[k + 1] - times[k]) * policy.velocity(grid[k], x, obs)
-        return x
-
-    return sample
-
-
 def make_policy_sampler(
     policy: GenerativeModel,
     steps: int,
@@ -61,23 +49,8 @@ def make_policy_sampler(
     compile_mode: str | None = None,
     noise_scale: float = 1.0,
 ) -> Callable[[Tensor], Tensor]:
-    """obs (B, S) → actions (B, A), the way evaluation and deployment sample.
-
-    ``noise_scale`` τ draws the ODE's initial point from N(0, τ²I): τ = 1 samples the learned distribution,
-    τ < 1 concentrates the actions towards its modes (τ = 0: one deterministic action per state).
-    """
-    if not noise_scale >= 0:
-        raise ValueError(f"sampling.noise_scale must be >= 0, got {noise_scale}")
-    if not fused:
-
-        def sample(obs: Tensor) -> Tensor:
-            if noise_scale == 1.0:
-                return policy.sample(obs, steps=steps, method=method)
-            x_0 = noise_scale * torch.randn(obs.shape[0], policy.action_dim, device=obs.device, dtype=obs.dtype)
-            return policy.sample(obs, steps=steps, method=method, x_0=x_0)
-
-        return sample
-    if method != "euler":
-        raise ValueError(f"fast.fused_sampler needs sampling.method=euler, got {method!r}")
-    sample = fused_euler_sampler(policy, steps, noise_scale)
-    return torch.compile(sample, mode=compile_mode, dynamic=True) if compile_mode else sample
+    """obs (B, S) → actions (B, A), the way evaluation and deployment sample: the policy's
+    :meth:`~genrl.models.GenerativeModel.sampler`, compiled as a whole when it is ``fused`` and ``compile_mode``
+    is set."""
+    sample = policy.sampler(steps, method, fused=fused, noise_scale=noise_scale)
+    return torch.compile(sample, mode=compile_mode, dynamic=True) if fused and compile_mode else sample

@@ -11,6 +11,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from genrl.io import write_bytes
+
 WANDB_MODES = ("online", "offline", "disabled")
 METRICS_FILE = "metrics.jsonl"
 log = logging.getLogger(__name__)
@@ -49,9 +51,7 @@ class RunLogger:
         with self.path.open("rb") as handle:
             kept = [line for line in handle.read(offset).split(b"\n") if _is_json(line)]
         text = b"".join(line + b"\n" for line in kept)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_bytes(text)
-        os.replace(tmp, self.path)
+        write_bytes(text, self.path)
 
     def progress(self, phase: str, total: int, initial: int) -> tqdm:
         """A progress bar with rate and ETA; sparse updates when stderr is not a terminal (SLURM logs)."""

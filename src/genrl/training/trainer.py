@@ -13,8 +13,9 @@ from typing import Any
 from torch import Tensor
 
 from genrl.data.transitions import IndexSampler, Transitions
+from genrl.seeding import restore_rng_state, rng_state
 from genrl.training.budget import Budget
-from genrl.training.checkpoint import load_checkpoint, restore_rng_state, rng_state, save_checkpoint
+from genrl.training.checkpoint import load_checkpoint, save_checkpoint
 from genrl.training.logger import RunLogger
 from genrl.training.phases import Algorithm, Phase
 from genrl.training.preemption import PreemptionGuard

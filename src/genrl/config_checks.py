@@ -1,0 +1,306 @@
+"""The start-of-run check of a composed config, before any data is loaded or anything is written.
+
+Option strings are typed choices in :mod:`genrl.config`, so a typo already fails when Hydra composes the config.
+This module checks what composition cannot: every numeric range (:data:`RANGES`, one table), values that must
+agree with each other, the dataset a run names (no silent fallback to the bundled demo data), the device and the
+evaluation env id (Gymnasium's registry). Each failure is one :class:`ConfigError` (or :class:`DatasetError`)
+naming the key, the value and what is allowed; ``train.py`` prints it as one line and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from genrl.data.npz import NPZ_KEYS
+from genrl.errors import ConfigError, DatasetError, one_line
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Range:
+    """``key`` (dotted; skipped where the config has no such key) must satisfy ``test``; ``allowed`` says how."""
+
+    key: str
+    allowed: str
+    test: Callable[[float], bool]
+    nullable: bool = False  # null is allowed too ("or null")
+    each: bool = False  # the value is a list: every entry must satisfy ``test``
+
+
+def _at_least(low: float) -> tuple[str, Callable[[float], bool]]:
+    return f">= {low}", lambda v: v >= low
+
+
+def _above(low: float) -> tuple[str, Callable[[float], bool]]:
+    return f"> {low}", lambda v: v > low
+
+
+def _between(low: float, high: float, low_open: bool, high_open: bool) -> tuple[str, Callable[[float], bool]]:
+    text = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    return text, lambda v: (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
+
+
+def _rule(key: str, bound: tuple[str, Callable[[float], bool]], nullable: bool = False, each: bool = False) -> Range:
+    return Range(key, bound[0], bound[1], nullable, each)
+
+
+POSITIVE = _above(0)
+NON_NEGATIVE = _at_least(0)
+COUNT = _at_least(1)  # batch sizes, steps, episodes, layer widths
+UNIT_OPEN = _between(0, 1, True, True)
+UNIT_HALF_OPEN = _between(0, 1, True, False)  # (0, 1]
+DECAY = _between(0, 1, False, True)  # [0, 1)
+FINITE = ("a finite number", math.isfinite)
+
+#: Every numeric range of the config. Keys an option does not have (``algorithm.grad_steps`` under GMPO) are skipped.
+RANGES: tuple[Range, ...] = (
+    _rule("seed", _between(0, 2**32 - 1, False, False)),
+    # networks
+    _rule("net.hidden_sizes", COUNT, each=True),
+    _rule("net.t_dim", COUNT),
+    _rule("net.t_scale", POSITIVE),
+    _rule("net.cond_hidden_dim", COUNT),
+    _rule("net.t_cond_hidden_dim", COUNT),
+    # critic (IQL)
+    _rule("critic.q_net.hidden_sizes", COUNT, each=True),
+    _rule("critic.v_net.hidden_sizes", COUNT, each=True),
+    _rule("critic.optimizer.lr", POSITIVE),
+    _rule("critic.epochs", NON_NEGATIVE),
+    _rule("critic.batch_size", COUNT),
+    _rule("critic.expectile", UNIT_OPEN),
+    _rule("critic.discount", UNIT_HALF_OPEN),
+    _rule("critic.polyak", UNIT_HALF_OPEN),
+    # algorithm (each option has a subset of these)
+    _rule("algorithm.optimizer.lr", POSITIVE),
+    _rule("algorithm.behaviour_optimizer.lr", POSITIVE),
+    _rule("algorithm.beta", NON_NEGATIVE),
+    _rule("algorithm.max_weight", POSITIVE),
+    _rule("algorithm.epochs", POSITIVE),
+    _rule("algorithm.behaviour_epochs", NON_NEGATIVE),
+    _rule("algorithm.batch_size", COUNT),
+    _rule("algorithm.behaviour_batch_size", COUNT),
+    _rule("algorithm.grad_steps", COUNT),
+    _rule("algorithm.chunk_size", COUNT, nullable=True),
+    _rule("algorithm.ema_decay", DECAY, nullable=True),
+    _rule("algorithm.policy.hidden_sizes", COUNT, each=True),
+    # probability paths
+    _rule("path.sigma", NON_NEGATIVE),
+    _rule("path.schedule.beta_0", NON_NEGATIVE),
+    _rule("path.schedule.beta_1", POSITIVE),
+    # budget
+    _rule("budget.fraction", POSITIVE),
+    _rule("budget.steps", COUNT, nullable=True),
+    _rule("budget.evaluations", COUNT),
+    _rule("budget.max_batch_size", COUNT, nullable=True),
+    _rule("budget.phase_steps.behaviour", COUNT, nullable=True),
+    _rule("budget.phase_steps.critic", COUNT, nullable=True),
+    _rule("budget.phase_steps.policy", COUNT, nullable=True),
+    # acting
+    _rule("sampling.steps", COUNT),
+    _rule("sampling.noise_scale", NON_NEGATIVE),
+    _rule("sampling.candidates", COUNT),
+    _rule("sampling.temperature", POSITIVE),
+    # evaluation, task, logging, checkpoints
+    _rule("eval.episodes", COUNT),
+    _rule("eval.final_episodes", COUNT),
+    _rule("eval.num_envs", COUNT, nullable=True),
+    _rule("eval.seed_offset", NON_NEGATIVE),
+    _rule("env.max_episode_steps", COUNT, nullable=True),
+    _rule("env.ref_min_score", FINITE, nullable=True),
+    _rule("env.ref_max_score", FINITE, nullable=True),
+    _rule("logger.every_steps", COUNT),
+    _rule("checkpoint.every_minutes", NON_NEGATIVE),
+)
+
+
+def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
+    """Raise one :class:`ConfigError`/:class:`DatasetError` for the first problem of ``cfg``; return if none.
+
+    ``overrides`` are the command line's (Hydra's ``overrides.task``): they tell an explicit ``dataset=npz``
+    from the demo task's own choice of the bundled data.
+    """
+    check_dataset(cfg, overrides)  # first: a dataset id left unset is also the task's name (env=minari)
+    values = resolved(cfg)
+    check_ranges(values)
+    _check_pairs(values)
+    check_device(str(values.get("device", "auto")))
+    env_id = _get(values, "env.eval_env_id")
+    if env_id not in (None, _MISSING):
+        check_env_id(env_id, "env.eval_env_id")
+
+
+def resolved(cfg: DictConfig) -> dict[str, Any]:
+    """The config as plain containers with every interpolation resolved; a value that cannot be resolved (a
+    mandatory ``???`` left unset, an interpolation to a missing key) is one :class:`ConfigError` naming its key."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True, enum_to_str=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None)
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ConfigError(f"{key}: {message}" if key else message) from None
+
+
+def check_ranges(values: dict[str, Any], rules: Iterable[Range] = RANGES, prefix: str = "") -> None:
+    """Every rule whose key starts with ``prefix`` and is present in ``values`` (plain containers)."""
+    for rule in rules:
+        if not rule.key.startswith(prefix):
+            continue
+        value = _get(values, rule.key)
+        if value is _MISSING or (value is None and rule.nullable):
+            continue
+        entries = value if rule.each and isinstance(value, list) else [value]
+        if not all(_is_number(v) and math.isfinite(v) and rule.test(v) for v in entries):
+            expected = f"every entry {rule.allowed}" if rule.each else rule.allowed
+            if rule.nullable:
+                expected += " or null"
+            raise ConfigError(f"{rule.key}={_show(value)}: expected {expected}")
+
+
+def _check_pairs(values: dict[str, Any]) -> None:
+    """Values that must agree with each other."""
+    low, high = _get(values, "env.ref_min_score"), _get(values, "env.ref_max_score")
+    if _is_number(low) and _is_number(high) and high <= low:
+        raise ConfigError(
+            f"env.ref_max_score={_show(high)}: expected more than env.ref_min_score={_show(low)} "
+            "(scores are 100·(R − R_min)/(R_max − R_min))"
+        )
+    low, high = _get(values, "algorithm.policy.log_std_min"), _get(values, "algorithm.policy.log_std_max")
+    if _is_number(low) and _is_number(high) and high <= low:
+        raise ConfigError(
+            f"algorithm.policy.log_std_max={_show(high)}: expected more than algorithm.policy.log_std_min={_show(low)}"
+        )
+
+
+def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
+    """The dataset the config names exists as far as can be told without reading it, and is the one asked for:
+    ``dataset=npz`` on the command line never falls back to the demo task's bundled file."""
+    from genrl.config import asset_path
+
+    node = OmegaConf.select(cfg, "dataset")
+    dataset = resolved(node) if isinstance(node, DictConfig) else {}
+    env_name = OmegaConf.select(cfg, "env.name", throw_on_resolution_failure=False)
+    kind = dataset.get("name")
+    if kind == "npz":
+        path = dataset.get("path")
+        if path is None:
+            raise ConfigError(
+                f"dataset=npz: no file given (env={env_name} names none); pass dataset.path=FILE.npz"
+            )
+        explicit = _override_keys(overrides)
+        if "dataset" in explicit and not explicit & {"dataset.path", "env.npz_path"} and path == asset_path("demo.npz"):
+            raise ConfigError(
+                "dataset=npz: no dataset.path given (the run would train on the bundled demo data); "
+                "pass dataset.path=FILE.npz, or leave out dataset=npz to train on the demo task"
+            )
+    elif kind == "minari" and not dataset.get("dataset_id"):
+        raise ConfigError(
+            "dataset.dataset_id=null: env=minari needs a Minari dataset id; pass dataset.dataset_id=<id> "
+            "(e.g. D4RL/door/human-v2; `minari list remote` lists them)"
+        )
+    elif kind == "d4rl" and dataset.get("path") is None and not dataset.get("file_name"):
+        raise ConfigError(
+            f"env={env_name} names no d4rl file; pass dataset.path=FILE.hdf5 (or env.d4rl_file=NAME.hdf5)"
+        )
+    path = dataset.get("path")
+    if kind in ("npz", "d4rl") and path is not None and not Path(path).expanduser().is_file():
+        expected = f"an .npz with keys {', '.join(NPZ_KEYS)}" if kind == "npz" else "a D4RL v2 .hdf5 file"
+        raise DatasetError(f"{path}: file not found (dataset.path); expected {expected} at this path")
+
+
+def check_device(name: str) -> None:
+    """``auto``, or a device torch can parse; CUDA only when it is available."""
+    import torch
+
+    from genrl.experiment import resolve_device
+
+    if name != "auto":
+        try:
+            torch.device(name)
+        except (RuntimeError, ValueError):
+            raise ConfigError(f"device={name}: expected auto, cpu, cuda or cuda:N") from None
+    resolve_device(name)
+
+
+def check_env_id(env_id: str, key: str = "env.eval_env_id", source: str | None = None) -> None:
+    """``env_id`` is registered with Gymnasium (importing ``module:`` prefixes as ``gymnasium.make`` does).
+
+    ``source``: where the id came from when the config did not name it (a dataset's metadata, a checkpoint).
+    """
+    import gymnasium
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gymnasium.spec(env_id)
+    except (gymnasium.error.Error, ImportError, ValueError) as err:
+        close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; gymnasium.pprint_registry() lists them"
+        reason = one_line(err).split(". ")[0]
+        subject = f"{key}={env_id}" if source is None else f"{source}: its evaluation env {env_id} (set {key}=...)"
+        raise ConfigError(f"{subject}: not a registered Gymnasium environment ({reason}){hint}") from None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Hydra's own errors (composition, override syntax), as one line
+
+
+def composition_error_line(err: BaseException) -> str:
+    """One line from a Hydra/OmegaConf composition error: what failed, the key, the value and what is allowed."""
+    text = str(err)
+    if "Config search path:" in text:  # a missing config option: the options are useful, the search path is not
+        text = text[: text.index("Config search path:")]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    parts: list[str] = []
+    while lines:
+        line = lines.pop(0)
+        if line.startswith("Available options in"):  # followed by one option name per line
+            options = []
+            while lines and " " not in lines[0]:
+                name = lines.pop(0)
+                if not name.endswith("_schema"):  # the schemas the options extend are not options
+                    options.append(name)
+            line = f"{line[0].lower()}{line[1:]} {', '.join(options)}"
+        parts.append(line.rstrip("."))
+    cause = err.__cause__
+    if isinstance(cause, OmegaConfBaseException) and str(cause).strip():
+        first = str(cause).strip().splitlines()[0].strip()
+        key = getattr(cause, "full_key", None)
+        parts.append(first + (f" (key: {key})" if key and key not in first else ""))
+    return re.sub(r"\s+", " ", "; ".join(parts)).strip() or type(err).__name__
+
+
+# ---------------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _get(values: dict[str, Any], key: str) -> Any:
+    node: Any = values
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _show(value: Any) -> str:
+    return "null" if value is None else str(value)
+
+
+def _override_keys(overrides: Sequence[str]) -> set[str]:
+    """``{"dataset", "dataset.path"}`` from ``["dataset=npz", "+dataset.path=x"]``."""
+    return {item.split("=", 1)[0].lstrip("+~") for item in overrides if "=" in item}
