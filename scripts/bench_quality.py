@@ -6,7 +6,7 @@
         --runs gmpo-vpsde gmpo-gvp gmpo-icfm gmpg-gvp bc-gvp
     # the ablation: each ingredient of the recipe off in turn, one path
     python scripts/bench_quality.py --recipe fast --seeds 0 1 2 --jobs 2 --datasets ... --runs gmpo-gvp \
-        --ablations none no-selection full-noise reference-polyak no-normalization no-ema reference-weights
+        --ablations none selection full-noise reference-polyak no-normalization no-ema reference-weights
 
 Each run is a normal ``python train.py ...`` (one thread) in <out>/<env>/<run>/<ablation>/seed=<n>/; rerunning
 the script resumes unfinished runs and reuses finished ones. The dataset's env config is
@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 ABLATIONS = {
     "none": [],
     "no-selection": ["sampling.candidates=1"],
+    "selection": ["sampling.candidates=16"],  # for GMPO, whose recipe acts with one action per state
     "full-noise": ["sampling.noise_scale=1.0"],
     "reference-polyak": ["critic.polyak=0.005"],
     "no-normalization": ["normalize_observations=false"],

@@ -113,7 +113,8 @@ def test_a_wrong_type_on_the_command_line_is_one_clear_message(tmp_path):
 def test_recipe_fast_composes_its_ingredients_and_budget_smoke_still_sizes_it(algorithm):
     cfg = compose_config([f"algorithm={algorithm}", "recipe=fast", "env=hopper-v5-medium"])
     assert cfg.recipe_name == "fast" and cfg.budget.name == "minutes" and cfg.normalize_observations
-    assert (cfg.sampling.candidates, cfg.sampling.selection, cfg.sampling.noise_scale) == (16, "argmax", 0.5)
+    candidates = 1 if algorithm == "gmpo" else 16  # GMPO acts with one action per state (docs/benchmarks.md)
+    assert (cfg.sampling.candidates, cfg.sampling.selection, cfg.sampling.noise_scale) == (candidates, "argmax", 0.5)
     assert cfg.critic.polyak == 0.02 and cfg.budget.phase_steps.critic == 20000
     assert cfg.algorithm.ema_decay == 0.999
     if algorithm != "bc":
@@ -123,7 +124,7 @@ def test_recipe_fast_composes_its_ingredients_and_budget_smoke_still_sizes_it(al
     build_algorithm(compose_config([f"algorithm={algorithm}", "recipe=fast", *TINY]), 3, 1, torch.device("cpu"))
     smoke = compose_config([f"algorithm={algorithm}", "recipe=fast", "budget=smoke"])
     assert smoke.budget.name == "smoke" and smoke.budget.steps == 6 and smoke.sampling.steps == 4
-    assert smoke.budget.phase_steps.policy is None and smoke.sampling.candidates == 16
+    assert smoke.budget.phase_steps.policy is None and smoke.sampling.candidates == candidates
 
 
 def test_recipe_reference_is_the_reference_protocol():
