@@ -67,10 +67,6 @@ def test_help_says_how_to_record_videos_headless():
     assert proc.returncode == 0 and "MUJOCO_GL=egl" in proc.stdout and "osmesa" in proc.stdout
 
 
-@pytest.mark.skipif(
-    not (importlib.util.find_spec("moviepy") and importlib.util.find_spec("pygame")),
-    reason="--video needs moviepy and pygame (pip install -e '.[video]')",
-)
 def test_video_records_one_file_per_episode(run_dir, tmp_path):
     videos = tmp_path / "videos"
     proc = genrl_eval(run_dir, "--episodes", "2", "--video", videos, env={"SDL_VIDEODRIVER": "dummy"})
