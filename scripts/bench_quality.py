@@ -38,6 +38,7 @@ ABLATIONS = {
     "no-ema": ["algorithm.ema_decay=null"],
     "reference-weights": ["algorithm.advantage_normalization=none", "algorithm.beta=16", "algorithm.max_weight=1000"],
     "reference-lr": ["algorithm.optimizer.lr=1e-4"],
+    "published-weights": ["algorithm.advantage_normalization=none", "algorithm.beta=3.0"],  # IQL's exp(3·A)
 }
 
 
