@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from genrl.data.normalization import ObservationNormalizer
+from genrl.errors import check_choice
 
 SELECTIONS = ("argmax", "softmax")
 Sampler = Callable[[Tensor], Tensor]  # obs (B, S) -> actions (B, A)
@@ -59,8 +60,7 @@ class ActingPolicy:
             raise ValueError(f"sampling.candidates must be >= 1, got {self.candidates}")
         if self.candidates > 1 and self.score is None:
             raise ValueError("sampling.candidates > 1 needs a critic to score the candidates")
-        if self.selection not in SELECTIONS:
-            raise ValueError(f"sampling.selection must be one of {SELECTIONS}, got {self.selection!r}")
+        check_choice("sampling.selection", self.selection, SELECTIONS)
         if not self.temperature > 0:
             raise ValueError(f"sampling.temperature must be > 0, got {self.temperature}")
 

@@ -19,3 +19,9 @@ class ConfigError(GenrlError):
 def one_line(exc: BaseException) -> str:
     """An exception's message on one line (whitespace runs collapsed), or its type name when it has none."""
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def check_choice(key: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise ``ValueError("<key> must be one of <choices>, got <value>")`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {choices}, got {value!r}")

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Batch, Transitions
+from genrl.errors import check_choice
 from genrl.models import GenerativeModel, LikelihoodSettings
 from genrl.models.ema import ema_of
 from genrl.training.phases import Metrics, Phase, Stateful, frozen
@@ -62,13 +63,8 @@ class GMPG(Stateful):
         clamp_actions: bool = False,
         ema_decay: float | None = None,
     ) -> None:
-        if gradient not in GRADIENTS:
-            raise ValueError(f"algorithm.gradient must be one of {GRADIENTS}, got {gradient!r}")
-        if advantage_normalization not in ADVANTAGE_NORMALIZATIONS:
-            raise ValueError(
-                f"algorithm.advantage_normalization must be one of {ADVANTAGE_NORMALIZATIONS}, "
-                f"got {advantage_normalization!r}"
-            )
+        check_choice("algorithm.gradient", gradient, GRADIENTS)
+        check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
         self.behaviour, self.policy = make_model(), make_model()
         self.critic = critic
         self.behaviour_optimizer = behaviour_optimizer(self.behaviour.parameters())

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Batch, Transitions
+from genrl.errors import check_choice
 from genrl.models import GenerativeModel
 from genrl.training.phases import Metrics, Phase, Stateful
 
@@ -43,11 +44,7 @@ class GMPO(PolicyUpdates, Stateful):
         behaviour_epochs: float = 0.0,
         ema_decay: float | None = None,
     ) -> None:
-        if advantage_normalization not in ADVANTAGE_NORMALIZATIONS:
-            raise ValueError(
-                f"algorithm.advantage_normalization must be one of {ADVANTAGE_NORMALIZATIONS}, "
-                f"got {advantage_normalization!r}"
-            )
+        check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
         self.init_policy(make_model(), optimizer, ema_decay)
         self.critic = critic
         self.beta, self.max_weight = beta, max_weight

@@ -13,6 +13,7 @@ from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Batch, Transitions
+from genrl.errors import check_choice
 from genrl.models.gaussian import GaussianPolicy
 from genrl.training.phases import Metrics, Phase, Stateful
 
@@ -48,13 +49,8 @@ class IQL(PolicyUpdates, Stateful):
         lr_schedule: str = "cosine",
         ema_decay: float | None = None,
     ) -> None:
-        if advantage_normalization not in ADVANTAGE_NORMALIZATIONS:
-            raise ValueError(
-                f"algorithm.advantage_normalization must be one of {ADVANTAGE_NORMALIZATIONS}, "
-                f"got {advantage_normalization!r}"
-            )
-        if lr_schedule not in LR_SCHEDULES:
-            raise ValueError(f"algorithm.lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}")
+        check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
+        check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)
         self.init_policy(make_model(), optimizer, ema_decay)
         self.critic = critic
         self.beta, self.max_weight = beta, max_weight

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from genrl.data.transitions import Batch, Transitions
+from genrl.errors import check_choice
 from genrl.networks import DoubleQ, ValueNet
 from genrl.training.phases import Phase, Stateful
 
@@ -44,8 +45,7 @@ class IQLCritic(Stateful):
         polyak: float = 0.005,
         v_target: str = "updated",
     ) -> None:
-        if v_target not in V_TARGETS:
-            raise ValueError(f"critic.v_target must be one of {V_TARGETS}, got {v_target!r}")
+        check_choice("critic.v_target", v_target, V_TARGETS)
         self.q, self.v = q_net, v_net
         self.q_target = copy.deepcopy(q_net).requires_grad_(False)
         self.q_optimizer = optimizer(self.q.parameters())

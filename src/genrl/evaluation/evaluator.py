@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from genrl.errors import check_choice
 from genrl.evaluation.tasks import Task
 
 VECTORIZATION_MODES = ("sync", "async")
@@ -71,8 +72,7 @@ class Evaluator:
         clip_actions: bool = False,
         video_dir: str | Path | None = None,
     ) -> None:
-        if vectorization not in VECTORIZATION_MODES:
-            raise ValueError(f"eval.vectorization must be one of {VECTORIZATION_MODES}, got {vectorization!r}")
+        check_choice("eval.vectorization", vectorization, VECTORIZATION_MODES)
         self.task, self.episodes, self.seed = task, episodes, seed
         self.video_dir = Path(video_dir) if video_dir is not None else None
         self.num_envs = 1 if self.video_dir is not None else min(num_envs or episodes, episodes)

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager
 import torch
 from torch import Tensor, nn
 
+from genrl.errors import check_choice
 from genrl.models import GenerativeModel
 
 AUTOCAST_KINDS = ("none", "bf16")
@@ -26,8 +27,7 @@ def configure_matmul(tf32: bool) -> None:
 
 def autocast(kind: str, device: torch.device) -> Callable[[], AbstractContextManager]:
     """A factory of autocast contexts for network forwards (``none``: a no-op)."""
-    if kind not in AUTOCAST_KINDS:
-        raise ValueError(f"fast.autocast must be one of {AUTOCAST_KINDS}, got {kind!r}")
+    check_choice("fast.autocast", kind, AUTOCAST_KINDS)
     if kind == "none":
         return contextlib.nullcontext
     return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
@@ -35,8 +35,7 @@ def autocast(kind: str, device: torch.device) -> Callable[[], AbstractContextMan
 
 def compile_modules(modules: Iterable[nn.Module], mode: str) -> None:
     """``torch.compile`` each module in place (its state_dict keys stay the same)."""
-    if mode not in COMPILE_MODES:
-        raise ValueError(f"fast.compile_mode must be one of {COMPILE_MODES}, got {mode!r}")
+    check_choice("fast.compile_mode", mode, COMPILE_MODES)
     for module in modules:
         module.compile(mode=mode, dynamic=True)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from genrl.errors import check_choice
 from genrl.io import write_bytes
 
 WANDB_MODES = ("online", "offline", "disabled")
@@ -94,8 +95,7 @@ def _is_json(line: bytes) -> bool:
 def _start_wandb(run_dir: Path, settings: dict[str, Any]):
     """``disabled`` in the config always wins; otherwise $WANDB_MODE (e.g. set on compute nodes) beats the config."""
     configured = settings.get("mode", "offline")
-    if configured not in WANDB_MODES:
-        raise ValueError(f"logger.wandb_mode must be one of {WANDB_MODES}, got {configured!r}")
+    check_choice("logger.wandb_mode", configured, WANDB_MODES)
     mode = "disabled" if configured == "disabled" else os.environ.get("WANDB_MODE", configured)
     if mode == "disabled":
         return None
