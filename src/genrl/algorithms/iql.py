@@ -99,13 +99,12 @@ class IQL(PolicyUpdates, Stateful):
             group["lr"] = lr * factor
         self.policy_step(loss)
         self.policy_updates += 1
-        _, std = self.policy(batch.obs[:1])
         return {
             "loss": loss.detach(),
             "log_prob": log_prob.detach().mean(),
             "weight_mean": weight.mean(),
             "clamped_fraction": (beta_adv > math.log(self.max_weight)).float().mean(),
-            "std_mean": std.detach().mean(),
+            "std_mean": self.policy.std.detach().mean(),
             "lr": self.optimizer.param_groups[0]["lr"],
         }
 

@@ -53,10 +53,14 @@ class GaussianPolicy(nn.Module):
         self.register_buffer("center", (high + low) / 2)
         self.register_buffer("half_width", (high - low) / 2)
 
+    @property
+    def std(self) -> Tensor:
+        """σ (A,): the same for every state."""
+        return self.log_std.clamp(self.log_std_min, self.log_std_max).exp()
+
     def forward(self, obs: Tensor) -> tuple[Tensor, Tensor]:
         """(mean (B, A), std (A,)) of π(· | s)."""
-        mean = self.center + self.half_width * torch.tanh(self.mean_net(obs))
-        return mean, self.log_std.clamp(self.log_std_min, self.log_std_max).exp()
+        return self.center + self.half_width * torch.tanh(self.mean_net(obs)), self.std
 
     def log_prob(self, action: Tensor, obs: Tensor) -> Tensor:
         """log π(a | s), shape (B,)."""
