@@ -197,7 +197,7 @@ class Check:
         command = [
             sys.executable, "train.py", "algorithm=gmpo", "path=gvp", "env=demo", "env.name=halfcheetah-synthetic",
             f"env.eval_env_id={CHEETAH['env']}", f"env.ref_min_score={CHEETAH['ref_min']}",
-            f"env.ref_max_score={CHEETAH['ref_max']}", f"env.npz_path={npz}", f"env.max_episode_steps={steps}",
+            f"env.ref_max_score={CHEETAH['ref_max']}", f"dataset.path={npz}", f"env.max_episode_steps={steps}",
             "budget=reference", "budget.steps=1", "budget.evaluations=1", f"eval.episodes={episodes}",
             f"eval.final_episodes={episodes}", "sampling.steps=31", "net.hidden_sizes=[512,256,128]",
             "net.t_cond_hidden_dim=128", "logger=none", "logger.progress=false", f"device={self.args.device}",

@@ -61,12 +61,17 @@ def test_every_combination_composes_and_instantiates(algorithm, path, env):
         (["algorithm=gmpg", "env=hopper-medium-v2"], "algorithm.batch_size", 40960),
         (["algorithm=gmpo", "env=hopper-medium-v2"], "env.eval_env_id", "Hopper-v4"),
         (["env=walker2d-medium-v2"], "env.eval_env_id", "Walker2d-v4"),
-        (["env=walker2d-medium-v2"], "env.d4rl_file", "walker2d_medium-v2.hdf5"),
-        (["env=halfcheetah-medium-expert-v2"], "env.d4rl_file", "halfcheetah_medium_expert-v2.hdf5"),
+        (["env=walker2d-medium-v2"], "dataset.file_name", "walker2d_medium-v2.hdf5"),
+        (["env=halfcheetah-medium-expert-v2"], "dataset.file_name", "halfcheetah_medium_expert-v2.hdf5"),
         (["env=hopper-v5-medium"], "env.eval_env_id", "Hopper-v5"),
         (["env=halfcheetah-medium-v2"], "env.ref_max_score", 12135.0),
         (["env=demo"], "dataset.name", "npz"),
         (["env=hopper-medium-v2"], "dataset.name", "d4rl"),
+        (["env=hopper-medium-v2", "dataset=npz", "dataset.path=x.npz"], "dataset.path", "x.npz"),  # any loader
+        (["env=hopper-medium-v2", "dataset=npz"], "dataset.path", None),  # no npz file for this task: asked for
+        (["env=demo", "dataset=minari", "dataset.dataset_id=a/b-v0"], "dataset.dataset_id", "a/b-v0"),
+        (["env=hopper-medium-v2", "dataset.path=y.hdf5"], "dataset.path", "y.hdf5"),  # the command line wins
+        (["env=hopper-v5-medium"], "dataset.file_name", None),
         (["path=vpsde"], "path.schedule.beta_0", 0.1),
         (["path=icfm"], "path.sigma", 0.1),
     ],

@@ -5,14 +5,18 @@ Importing this module registers the schemas in Hydra's ConfigStore and the ``gen
 
 from __future__ import annotations
 
+import inspect
 import re
+import typing
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from hydra.core.config_store import ConfigStore
+from hydra.utils import get_object
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from genrl.acting import SELECTIONS
@@ -79,7 +83,37 @@ for _dumper in (yaml.SafeDumper, yaml.Dumper):  # a resolved config dumps as the
     _dumper.add_multi_representer(Choice, _represent_choice)
 
 # ---------------------------------------------------------------------------------------------------------
-# building blocks
+# schemas generated from their constructors
+
+
+def schema(cls: type) -> type:
+    """``cls`` as a dataclass whose fields without a value take the default of ``cls._target_``'s signature.
+
+    A genrl constructor is the one source of each default it has: the schema only adds what Hydra needs (the typed
+    choice, the target, defaults for arguments the constructor requires). A field with no value here and no
+    default in the signature is an error at import.
+    """
+    target = inspect.signature(get_object(cls._target_)).parameters
+    generated = []
+    for name, kind in typing.get_type_hints(cls).items():
+        if name in vars(cls) or typing.get_origin(kind) is ClassVar:
+            continue
+        parameter = target.get(name)
+        if parameter is None or parameter.default is inspect.Parameter.empty:
+            raise TypeError(f"{cls.__name__}.{name}: no value here and no default in {cls._target_}'s signature")
+        default = parameter.default
+        if isinstance(kind, type) and issubclass(kind, Choice):
+            default = kind(default)
+        elif isinstance(default, tuple | list):
+            default = field(default_factory=partial(list, default))
+        setattr(cls, name, default)
+        generated.append(name)
+    cls.FROM_SIGNATURE = tuple(generated)
+    return dataclass(cls)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# building blocks (a field with no value takes the constructor's default: see `schema`)
 
 
 @dataclass
@@ -89,104 +123,106 @@ class AdamConfig:
     lr: float = 3e-4
 
 
-@dataclass
+@schema
 class NetConfig:
     _target_: str = "genrl.networks.TemporalSpatialResidualNet"
-    hidden_sizes: list[int] = field(default_factory=lambda: [512, 256, 128])
-    t_dim: int = 32
-    t_scale: float = 30.0
-    cond_hidden_dim: int = 32
-    t_cond_hidden_dim: int = 128
+    hidden_sizes: list[int]
+    t_dim: int
+    t_scale: float
+    cond_hidden_dim: int
+    t_cond_hidden_dim: int
 
 
-@dataclass
+@schema
 class ModelConfig:
     _target_: str = "genrl.models.GenerativeModel"
-    parameterization: ModelParameterization = ModelParameterization.velocity
+    parameterization: ModelParameterization
 
 
-@dataclass
+@schema
 class QNetConfig:
     _target_: str = "genrl.networks.DoubleQ"
-    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    hidden_sizes: list[int]
 
 
-@dataclass
+@schema
 class VNetConfig:
     _target_: str = "genrl.networks.ValueNet"
-    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
+    hidden_sizes: list[int]
 
 
-@dataclass
+@schema
 class CriticConfig:
     _target_: str = "genrl.critics.IQLCritic"
     q_net: QNetConfig = field(default_factory=QNetConfig)
     v_net: VNetConfig = field(default_factory=VNetConfig)
     optimizer: AdamConfig = field(default_factory=AdamConfig)
     epochs: float = 5000
-    batch_size: int = 4096
-    expectile: float = 0.7
-    discount: float = 0.99
-    polyak: float = 0.005
-    v_target: VTarget = VTarget.updated
+    batch_size: int
+    expectile: float
+    discount: float
+    polyak: float
+    v_target: VTarget
 
 
 # ---------------------------------------------------------------------------------------------------------
 # group option schemas (each option's YAML extends one of these)
 
 
-@dataclass
+@schema
 class GMPOConfig:
     _target_: str = "genrl.algorithms.GMPO"
     name: str = "gmpo"
     optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=1e-4))
-    beta: float = MISSING
-    max_weight: float = MISSING
-    epochs: float = 10000
-    batch_size: int = 4096
-    advantage_normalization: AdvantageNormalization = AdvantageNormalization.none  # none (reference) | std: β·A/σ_A
-    behaviour_epochs: float = 0.0  # > 0: a behaviour-cloning phase initialises the policy
-    ema_decay: float | None = None  # an EMA of the policy's weights acts (evaluation, Agent)
+    beta: float = MISSING  # inverse temperature of the advantage weights (per task: conf/tuning/)
+    max_weight: float = MISSING  # W_max, upper clamp of the weights
+    epochs: float = 10000  # passes over the data in the policy phase
+    batch_size: int
+    advantage_normalization: AdvantageNormalization  # none (reference) | std: β·A/σ_A
+    behaviour_epochs: float  # > 0: a behaviour-cloning phase initialises the policy
+    ema_decay: float | None  # an EMA of the policy's weights acts (evaluation, Agent)
 
 
-@dataclass
+@schema
 class BCConfig:
     _target_: str = "genrl.algorithms.BehaviourCloning"
     name: str = "bc"
     optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=1e-4))
     epochs: float = 10000
-    batch_size: int = 4096
-    train_critic: bool = False  # the critic scores candidates only (sampling.candidates > 1)
-    ema_decay: float | None = None
+    batch_size: int
+    train_critic: bool  # the critic scores candidates only (sampling.candidates > 1)
+    ema_decay: float | None
 
 
-@dataclass
+@schema
 class GaussianPolicyConfig:
     """IQL's actor: tanh-squashed mean in the action box, state-independent log-std (genrl/models/gaussian.py)."""
 
     _target_: str = "genrl.models.gaussian.GaussianPolicy"
-    hidden_sizes: list[int] = field(default_factory=lambda: [256, 256])
-    log_std_min: float = -5.0
-    log_std_max: float = 2.0
-    deterministic: bool = True  # act with the mean (IQL's evaluation); false: mean + sampling.noise_scale·σ·ε
+    hidden_sizes: list[int]
+    log_std_min: float
+    log_std_max: float
+    deterministic: bool  # act with the mean (IQL's evaluation); false: mean + sampling.noise_scale·σ·ε
 
 
-@dataclass
+@schema
 class IQLConfig:
+    """The published locomotion values are IQL's constructor defaults (genrl/algorithms/iql.py)."""
+
     _target_: str = "genrl.algorithms.IQL"
     name: str = "iql"
     policy: GaussianPolicyConfig = field(default_factory=GaussianPolicyConfig)  # built by the composition root
     optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=3e-4))
-    beta: float = 3.0  # inverse temperature of the AWR weights exp(β·A)
-    max_weight: float = 100.0
-    epochs: float = 256
-    batch_size: int = 256
-    advantage_normalization: AdvantageNormalization = AdvantageNormalization.none  # none (IQL) | std: β·A/σ_A
-    lr_schedule: LRSchedule = LRSchedule.cosine  # cosine (IQL: decays to 0 over the policy phase) | constant
-    ema_decay: float | None = None
+    beta: float  # inverse temperature of the AWR weights exp(β·A)
+    max_weight: float
+    epochs: float
+    batch_size: int
+    advantage_normalization: AdvantageNormalization  # none (IQL) | std: β·A/σ_A
+    lr_schedule: LRSchedule  # cosine (IQL: decays to 0 over the policy phase) | constant
+    ema_decay: float | None
 
 
-@dataclass
+@schema
 class GMPGConfig:
     _target_: str = "genrl.algorithms.GMPG"
     name: str = "gmpg"
@@ -195,24 +231,24 @@ class GMPGConfig:
     beta: float = MISSING
     behaviour_epochs: float = 2000
     epochs: float = MISSING
-    behaviour_batch_size: int = 4096
-    batch_size: int = 40960
-    grad_steps: int = 32
-    gradient: Gradient = Gradient.exact
-    estimator: Estimator = Estimator.exact
-    probe: Probe = Probe.gaussian
-    recompute: bool = True
-    chunk_size: int | None = None
-    advantage_normalization: AdvantageNormalization = AdvantageNormalization.none  # none (reference) | std: −β·Q/σ_A
-    clamp_actions: bool = False  # Q at the action clamped to the data's action box
-    ema_decay: float | None = None  # μ (and so π's start) is the EMA of the behaviour-cloning weights
+    behaviour_batch_size: int
+    batch_size: int
+    grad_steps: int  # Euler steps of the differentiable sampler and the likelihoods (reference: 999)
+    gradient: Gradient  # exact: π's exact Euler-sampler density, exact ∂log μ/∂a | reference: frozen adjoint (§2.4)
+    estimator: Estimator  # divergence in the likelihood ODEs: exact | hutchinson (the reference's)
+    probe: Probe  # Hutchinson probe, redrawn at every evaluation: gaussian (reference) | rademacher
+    recompute: bool  # checkpoint every ODE step: memory O(steps·B·A) instead of O(steps·activations)
+    chunk_size: int | None  # accumulate the gradient over slices of this many states (None: whole batch)
+    advantage_normalization: AdvantageNormalization  # none (reference) | std: −β·Q/σ_A
+    clamp_actions: bool  # Q at the action clamped to the data's action box
+    ema_decay: float | None  # μ (and so π's start) is the EMA of the behaviour-cloning weights
 
 
-@dataclass
+@schema
 class VPScheduleConfig:
     _target_: str = "genrl.paths.VPSchedule"
-    beta_0: float = 0.1
-    beta_1: float = 20.0
+    beta_0: float
+    beta_1: float
 
 
 @dataclass
@@ -234,11 +270,11 @@ class GVPPathConfig:
     schedule: GVPScheduleConfig = field(default_factory=GVPScheduleConfig)
 
 
-@dataclass
+@schema
 class ICFMPathConfig:
     _target_: str = "genrl.paths.ICFMPath"
     name: str = "icfm"
-    sigma: float = 0.1
+    sigma: float
 
 
 @dataclass
@@ -248,30 +284,58 @@ class NoPathConfig:
     name: str = "none"
 
 
-@dataclass
+# Each loader's schema owns the keys that name its data (SOURCES: at least one must be set). A task sets them in
+# conf/dataset_env/<dataset>_<env>.yaml, e.g. d4rl_hopper-medium-v2.yaml's `file_name: hopper_medium-v2.hdf5`.
+
+
+@schema
 class D4RLDatasetConfig:
+    SOURCES: ClassVar[tuple[str, ...]] = ("path", "file_name")
     _target_: str = "genrl.data.load_d4rl"
     name: str = "d4rl"
-    path: str | None = None
-    file_name: str | None = None
-    cache_dir: str | None = None
-    base_url: str = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2"
-    download: bool = True
+    path: str | None  # a local file; None: file_name from cache_dir, downloaded when absent
+    file_name: str | None  # e.g. hopper_medium-v2.hdf5 (conf/dataset_env/d4rl_<task>.yaml)
+    cache_dir: str | None  # None: $D4RL_DATASET_DIR, else ~/.d4rl/datasets
+    base_url: str
+    download: bool
 
 
-@dataclass
+@schema
 class MinariDatasetConfig:
+    SOURCES: ClassVar[tuple[str, ...]] = ("dataset_id",)
     _target_: str = "genrl.data.load_minari"
     name: str = "minari"
     dataset_id: str | None = None  # None: a one-line error at start (config_checks)
-    download: bool = False
+    download: bool  # true: fetch from the Minari server when not available locally
 
 
 @dataclass
 class NPZDatasetConfig:
+    SOURCES: ClassVar[tuple[str, ...]] = ("path",)
     _target_: str = "genrl.data.load_npz"
     name: str = "npz"
     path: str | None = None  # None: a one-line error at start (config_checks)
+
+
+DATASET_SCHEMAS = (D4RLDatasetConfig, MinariDatasetConfig, NPZDatasetConfig)
+
+
+def dataset_sources(target: str) -> tuple[str, ...]:
+    """The keys that name the data for the loader ``target`` (a dataset node's ``_target_``)."""
+    return next((schema.SOURCES for schema in DATASET_SCHEMAS if schema._target_ == target), ())
+
+
+# Keys that earlier versions wrote into run configs and checkpoints; dropped when an old run is loaded.
+RETIRED_KEYS = {"env": ("d4rl_file", "minari_id", "npz_path")}
+
+
+def without_retired_keys(config: dict[str, Any]) -> dict[str, Any]:
+    """A run config recorded by an earlier genrl, without the keys this version no longer has."""
+    config = dict(config)
+    for node, keys in RETIRED_KEYS.items():
+        if isinstance(config.get(node), dict):
+            config[node] = {k: v for k, v in config[node].items() if k not in keys}
+    return config
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -286,9 +350,6 @@ class TaskConfig:
     ref_max_score: float | None = None
     reward_transform: RewardTransform = RewardTransform.none  # locomotion | antmaze | none (spec §7)
     max_episode_steps: int | None = None  # None: the eval env's own time limit
-    d4rl_file: str | None = None
-    minari_id: str | None = None
-    npz_path: str | None = None
 
 
 @dataclass

@@ -198,7 +198,7 @@ def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
                 f"dataset=npz: no file given (env={env_name} names none); pass dataset.path=FILE.npz"
             )
         explicit = _override_keys(overrides)
-        if "dataset" in explicit and not explicit & {"dataset.path", "env.npz_path"} and path == asset_path("demo.npz"):
+        if "dataset" in explicit and "dataset.path" not in explicit and path == asset_path("demo.npz"):
             raise ConfigError(
                 "dataset=npz: no dataset.path given (the run would train on the bundled demo data); "
                 "pass dataset.path=FILE.npz, or leave out dataset=npz to train on the demo task"
@@ -210,7 +210,7 @@ def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
         )
     elif kind == "d4rl" and dataset.get("path") is None and not dataset.get("file_name"):
         raise ConfigError(
-            f"env={env_name} names no d4rl file; pass dataset.path=FILE.hdf5 (or env.d4rl_file=NAME.hdf5)"
+            f"env={env_name} names no d4rl file; pass dataset.path=FILE.hdf5 (or dataset.file_name=NAME.hdf5)"
         )
     path = dataset.get("path")
     if kind in ("npz", "d4rl") and path is not None and not Path(path).expanduser().is_file():

@@ -151,11 +151,11 @@ def load_acting_policy(
     ``sampling`` overrides the run's ``sampling.*`` settings (e.g. ``candidates=1``); a value that is not allowed
     is one :class:`ConfigError` naming the key.
     """
-    from genrl.config import Config, plain
+    from genrl.config import Config, plain, without_retired_keys
 
     device = torch.device(device)
     meta, weights = state["metadata"], state["algorithm"]
-    cfg = OmegaConf.merge(OmegaConf.structured(Config), meta["config"])  # defaults for keys added since
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), without_retired_keys(meta["config"]))  # keys added since
     for key, value in sampling.items():
         try:
             OmegaConf.update(cfg, f"sampling.{key}", value)
@@ -182,10 +182,13 @@ def load_acting_policy(
 
 
 def load_dataset(cfg: DictConfig) -> Transitions:
-    needed = {"d4rl": ("path", "file_name"), "minari": ("dataset_id",), "npz": ("path",)}.get(cfg.dataset.name, ())
-    if needed and all(OmegaConf.select(cfg.dataset, key) is None for key in needed):
+    """Build ``cfg.dataset`` (its ``_target_`` is the loader); its schema names the keys that must name the data."""
+    from genrl.config import dataset_sources
+
+    sources = dataset_sources(cfg.dataset._target_)
+    if sources and all(OmegaConf.select(cfg.dataset, key) is None for key in sources):
         raise DatasetError(
-            f"env={cfg.env.name} names no {cfg.dataset.name} dataset; pass dataset.{needed[0]}=... on the command line"
+            f"env={cfg.env.name} names no {cfg.dataset.name} dataset; pass dataset.{sources[0]}=... on the command line"
         )
     return build(cfg.dataset)
 
@@ -211,10 +214,12 @@ def make_task(cfg: DictConfig, data: Transitions) -> Task:
 
 def check_resumable(checkpoint_path: Path, config: dict[str, Any]) -> None:
     """Refuse to resume a checkpoint that was written by a different configuration."""
+    from genrl.config import without_retired_keys
+
     state = load_checkpoint(checkpoint_path)
     if state is None:
         return
-    stored = state["metadata"].get("config", {})
+    stored = without_retired_keys(state["metadata"].get("config", {}))
     differing = sorted(k for k in _flatten(config).keys() | _flatten(stored).keys()
                        if _flatten(config).get(k) != _flatten(stored).get(k) and not k.startswith(RESUMABLE_KEYS))
     if differing:

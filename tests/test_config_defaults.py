@@ -1,0 +1,108 @@
+"""One source per default: a config schema with a genrl ``_target_`` takes every default its constructor has.
+
+The schemas in ``genrl/config.py`` are generated from the constructors (``genrl.config.schema``): they add the typed
+choices Hydra checks at composition and defaults for arguments a constructor requires, and never restate a
+constructor's default. (Third-party targets, e.g. ``torch.optim.Adam``, are genrl's own choices, not mirrors.)
+"""
+
+import dataclasses
+import inspect
+
+import pytest
+from hydra.utils import get_object
+from omegaconf import OmegaConf
+
+import genrl.config
+from genrl.config import Config, Estimator, schema, without_retired_keys
+
+SCHEMAS = sorted(
+    (obj for obj in vars(genrl.config).values() if isinstance(obj, type) and dataclasses.is_dataclass(obj)),
+    key=lambda schema: schema.__name__,
+)
+TARGETED = [s for s in SCHEMAS if str(getattr(s, "_target_", "")).startswith("genrl.")]
+
+
+def schema_default(field: dataclasses.Field):
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def comparable(value):
+    """Tuples and lists compare by their items; a typed choice compares as its string."""
+    return list(value) if isinstance(value, tuple | list) else value
+
+
+def drifts(schema: type) -> list[str]:
+    target = schema._target_
+    parameters = inspect.signature(get_object(target)).parameters
+    found = []
+    for field in dataclasses.fields(schema):
+        parameter = parameters.get(field.name)
+        if field.name.startswith("_") or parameter is None or parameter.default is inspect.Parameter.empty:
+            continue  # a label (name), a node built elsewhere, or an argument the constructor requires
+        ours = schema_default(field)
+        if ours is dataclasses.MISSING or ours == "???":  # the schema requires it (a task's tuning sets it)
+            continue
+        if comparable(ours) != comparable(parameter.default):
+            found.append(
+                f"{schema.__name__}.{field.name}: schema default {ours!r} != {target}'s default {parameter.default!r}"
+            )
+    return found
+
+
+def test_every_schema_with_a_genrl_target_is_checked():
+    assert {s.__name__ for s in TARGETED} >= {
+        "NetConfig", "CriticConfig", "GMPOConfig", "GMPGConfig", "BCConfig", "IQLConfig", "GaussianPolicyConfig",
+        "VPScheduleConfig", "ICFMPathConfig", "D4RLDatasetConfig", "MinariDatasetConfig", "NPZDatasetConfig",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("schema", TARGETED, ids=lambda s: s.__name__)
+def test_schema_defaults_equal_the_constructor_defaults(schema):
+    assert not drifts(schema), "; ".join(drifts(schema))
+
+
+def test_a_drift_is_reported_with_the_schema_the_field_and_both_values():
+    @dataclasses.dataclass
+    class DriftedSchedule:
+        _target_: str = "genrl.paths.VPSchedule"
+        beta_0: float = 0.2
+
+    assert drifts(DriftedSchedule) == [
+        "DriftedSchedule.beta_0: schema default 0.2 != genrl.paths.VPSchedule's default 0.1"
+    ]
+
+
+@pytest.mark.parametrize("schema_type", TARGETED, ids=lambda s: s.__name__)
+def test_no_schema_restates_a_constructor_default(schema_type):
+    parameters = inspect.signature(get_object(schema_type._target_)).parameters
+    with_default = {n for n, p in parameters.items() if p.default is not inspect.Parameter.empty}
+    declared = {f.name for f in dataclasses.fields(schema_type)}
+    assert declared & with_default == set(getattr(schema_type, "FROM_SIGNATURE", ()))
+
+
+def test_a_generated_field_is_a_typed_choice_and_a_list_is_fresh_per_instance():
+    first, second = genrl.config.GMPGConfig(), genrl.config.GMPGConfig()
+    assert first.estimator is Estimator.exact and first.grad_steps == 32
+    first_net = genrl.config.NetConfig()
+    first_net.hidden_sizes.append(1)
+    assert genrl.config.NetConfig().hidden_sizes == [512, 256, 128] and second.batch_size == 40960
+
+
+def test_a_field_without_any_default_is_an_error_naming_it():
+    class Broken:
+        _target_: str = "genrl.algorithms.GMPO"
+        beta: float
+
+    with pytest.raises(TypeError, match=r"Broken\.beta: no value here and no default in genrl\.algorithms\.GMPO"):
+        schema(Broken)
+
+
+def test_a_run_config_from_an_earlier_version_still_loads():
+    old = OmegaConf.to_container(OmegaConf.structured(Config))
+    old["env"].update(d4rl_file="hopper_medium-v2.hdf5", minari_id=None, npz_path=None)
+    with pytest.raises(Exception, match="d4rl_file"):
+        OmegaConf.merge(OmegaConf.structured(Config), old)
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), without_retired_keys(old))
+    assert "d4rl_file" not in cfg.env and cfg.env == OmegaConf.structured(Config).env
