@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import nn
 
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
-from genrl.data.transitions import Batch, Transitions
+from genrl.data.transitions import Transitions
 from genrl.models import GenerativeModel
-from genrl.training.phases import Metrics, Phase, Stateful
+from genrl.training.phases import Phase, Stateful
 
 
 class BehaviourCloning(PolicyUpdates, Stateful):
@@ -32,12 +31,14 @@ class BehaviourCloning(PolicyUpdates, Stateful):
         train_critic: bool = False,
         ema_decay: float | None = None,
     ) -> None:
-        self.init_policy(make_model(), optimizer, ema_decay)
-        self.critic, self.train_critic = critic, train_critic
+        self.init_policy(make_model(), optimizer, ema_decay, critic)
+        self.train_critic = train_critic
         self.epochs, self.batch_size = epochs, batch_size
 
     def phases(self) -> list[Phase]:
-        policy = Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy, evaluate=True)
+        policy = Phase(
+            "policy", self.epochs, self.batch_size, self.clone_behaviour, on_start=self.start_policy, evaluate=True
+        )
         return [self.critic.phase(), policy] if self.train_critic else [policy]
 
     def start_policy(self, data: Transitions) -> None:
@@ -47,11 +48,3 @@ class BehaviourCloning(PolicyUpdates, Stateful):
 
     def compilable_modules(self) -> list[nn.Module]:
         return [self.policy.net, self.critic.q, self.critic.v, self.critic.q_target]
-
-    def update(self, batch: Batch) -> Metrics:
-        loss = self.policy.loss(batch.action, batch.obs).mean()
-        self.policy_step(loss)
-        return {"loss": loss.detach()}
-
-    def stateful_members(self) -> dict[str, Any]:
-        return {**self.policy_members(), "critic": self.critic}

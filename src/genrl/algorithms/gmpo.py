@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -45,8 +44,7 @@ class GMPO(PolicyUpdates, Stateful):
         ema_decay: float | None = None,
     ) -> None:
         check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
-        self.init_policy(make_model(), optimizer, ema_decay)
-        self.critic = critic
+        self.init_policy(make_model(), optimizer, ema_decay, critic)
         self.beta, self.max_weight = beta, max_weight
         self.epochs, self.batch_size = epochs, batch_size
         self.advantage_normalization, self.behaviour_epochs = advantage_normalization, behaviour_epochs
@@ -54,7 +52,7 @@ class GMPO(PolicyUpdates, Stateful):
     def phases(self) -> list[Phase]:
         phases = [self.critic.phase()]
         if self.behaviour_epochs > 0:
-            phases.append(Phase("behaviour", self.behaviour_epochs, self.batch_size, self.update_behaviour))
+            phases.append(Phase("behaviour", self.behaviour_epochs, self.batch_size, self.clone_behaviour))
         phases.append(Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy,
                             evaluate=True))  # fmt: skip
         return phases
@@ -90,12 +88,3 @@ class GMPO(PolicyUpdates, Stateful):
         loss, metrics = self.policy_loss(batch)
         self.policy_step(loss)
         return metrics
-
-    def update_behaviour(self, batch: Batch) -> Metrics:
-        """Behaviour cloning: L(θ) = E[ℓ_θ(a | s)], the unweighted generative loss."""
-        loss = self.policy.loss(batch.action, batch.obs).mean()
-        self.policy_step(loss)
-        return {"loss": loss.detach()}
-
-    def stateful_members(self) -> dict[str, Any]:
-        return {**self.policy_members(), "critic": self.critic}

@@ -1,24 +1,31 @@
-"""What every algorithm does to its policy: an optimiser step, then the EMA of the weights that act."""
+"""What the critic-guided algorithms do to their policy: an optimiser step, then the EMA of the weights that act."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
+from genrl.critics import IQLCritic
+from genrl.data import Batch
 from genrl.models import GenerativeModel
 from genrl.models.ema import ema_of
+from genrl.training.phases import Metrics
 
 
 class PolicyUpdates:
-    """Owns ``policy``, its ``optimizer`` and, with ``ema_decay``, an exponential moving average ``ema``."""
+    """Owns ``policy``, its ``optimizer``, with ``ema_decay`` an exponential moving average ``ema``, and the
+    ``critic`` the policy learns from (its state is saved with the policy's)."""
 
     policy: GenerativeModel
     optimizer: Optimizer
     ema: AveragedModel | None
+    critic: IQLCritic
 
-    def init_policy(self, policy: GenerativeModel, optimizer, ema_decay: float | None) -> None:
-        self.policy = policy
+    def init_policy(self, policy: GenerativeModel, optimizer, ema_decay: float | None, critic: IQLCritic) -> None:
+        self.policy, self.critic = policy, critic
         self.optimizer = optimizer(policy.parameters())
         self.ema = ema_of(policy, ema_decay) if ema_decay is not None else None
 
@@ -34,6 +41,12 @@ class PolicyUpdates:
         if self.ema is not None:
             self.ema.update_parameters(self.policy)
 
-    def policy_members(self) -> dict[str, object]:
-        members = {"policy": self.policy, "optimizer": self.optimizer}
-        return members if self.ema is None else {**members, "policy_ema": self.ema}
+    def clone_behaviour(self, batch: Batch) -> Metrics:
+        """One behaviour-cloning step: L(θ) = E[ℓ_θ(a | s)], the unweighted generative loss."""
+        loss = self.policy.loss(batch.action, batch.obs).mean()
+        self.policy_step(loss)
+        return {"loss": loss.detach()}
+
+    def stateful_members(self) -> dict[str, Any]:
+        ema = {} if self.ema is None else {"policy_ema": self.ema}
+        return {"policy": self.policy, "optimizer": self.optimizer, **ema, "critic": self.critic}
