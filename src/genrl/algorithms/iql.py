@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.optim.lr_scheduler import LambdaLR
 
 from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.algorithms.policy_updates import PolicyUpdates
@@ -36,6 +34,7 @@ class IQL(PolicyUpdates, Stateful):
     """
 
     policy: GaussianPolicy
+    state_scalars = ("policy_updates",)
 
     def __init__(
         self,
@@ -56,9 +55,9 @@ class IQL(PolicyUpdates, Stateful):
         self.beta, self.max_weight = beta, max_weight
         self.epochs, self.batch_size = epochs, batch_size
         self.advantage_normalization, self.lr_schedule = advantage_normalization, lr_schedule
+        self.base_lr = [group["lr"] for group in self.optimizer.param_groups]
         self.decay_steps: int | None = None  # the policy phase's length, once the budget is known
-        # the actor's learning rate: base · factor(k) at actor step k (its clock is saved with the state)
-        self.scheduler = LambdaLR(self.optimizer, lambda step: self.cosine_factor(step))
+        self.policy_updates = 0  # actor steps taken (the cosine schedule's clock; saved with the state)
 
     def phases(self) -> list[Phase]:
         policy = Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy, evaluate=True)
@@ -84,42 +83,26 @@ class IQL(PolicyUpdates, Stateful):
         beta_adv = self.beta * advantage / scale
         return torch.exp(beta_adv.clamp(max=math.log(self.max_weight))), beta_adv
 
-    def cosine_factor(self, step: int) -> float:
+    def learning_rate_factor(self) -> float:
         """½(1 + cos(π·k/T)) at actor step k of T (optax's cosine_decay_schedule); 1 without a schedule."""
         if self.decay_steps is None or self.decay_steps <= 0:
             return 1.0
-        return 0.5 * (1.0 + math.cos(math.pi * min(step, self.decay_steps) / self.decay_steps))
-
-    @property
-    def policy_updates(self) -> int:
-        """Actor steps taken."""
-        return self.scheduler.last_epoch
-
-    def learning_rate_factor(self) -> float:
-        """The factor of the learning rate for the next actor step."""
-        return self.cosine_factor(self.policy_updates)
+        return 0.5 * (1.0 + math.cos(math.pi * min(self.policy_updates, self.decay_steps) / self.decay_steps))
 
     def update(self, batch: Batch) -> Metrics:
         weight, beta_adv = self.weights(batch.obs, batch.action)
         log_prob = self.policy.log_prob(batch.action, batch.obs)
         loss = -(weight * log_prob).mean()
-        lr = self.optimizer.param_groups[0]["lr"]
+        factor = self.learning_rate_factor()
+        for group, lr in zip(self.optimizer.param_groups, self.base_lr):
+            group["lr"] = lr * factor
         self.policy_step(loss)
-        self.scheduler.step()
+        self.policy_updates += 1
         return {
             "loss": loss.detach(),
             "log_prob": log_prob.detach().mean(),
             "weight_mean": weight.mean(),
             "clamped_fraction": (beta_adv > math.log(self.max_weight)).float().mean(),
             "std_mean": self.policy.std.detach().mean(),
-            "lr": lr,
+            "lr": self.optimizer.param_groups[0]["lr"],
         }
-
-    def stateful_members(self) -> dict[str, Any]:
-        return {**super().stateful_members(), "lr_scheduler": self.scheduler}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if "lr_scheduler" not in state:  # saved before the schedule was torch's: it kept the step count only
-            clock = {**self.scheduler.state_dict(), "last_epoch": int(state.get("policy_updates", 0))}
-            state = {**state, "lr_scheduler": clock}
-        super().load_state_dict(state)

@@ -33,6 +33,8 @@ class IQLCritic(Stateful):
     ``"pre_update"`` reproduces the reference, which uses V from before the update (spec §4).
     """
 
+    state_scalars = ("advantage_scale",)
+
     def __init__(
         self,
         q_net: DoubleQ,
@@ -105,13 +107,6 @@ class IQLCritic(Stateful):
             raise ValueError(f"{data.source}: the critic's advantages are constant; cannot normalise their scale")
         self.advantage_scale = scale
         return scale
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "advantage_scale": self.advantage_scale}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.advantage_scale = float(state.get("advantage_scale", 1.0))
 
     def stateful_members(self) -> dict[str, Any]:
         return {

@@ -51,18 +51,25 @@ class Algorithm(Protocol):
 
 
 class Stateful:
-    """``state_dict``/``load_state_dict`` over the members that ``stateful_members()`` names."""
+    """``state_dict``/``load_state_dict`` over the members that ``stateful_members()`` names, and the plain numbers
+    that ``state_scalars`` names (a checkpoint without one leaves its current value)."""
+
+    state_scalars: tuple[str, ...] = ()
 
     def stateful_members(self) -> dict[str, Any]:
         """Name → object with its own state_dict/load_state_dict (modules, optimizers, critics)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
-        return {name: member.state_dict() for name, member in self.stateful_members().items()}
+        members = {name: member.state_dict() for name, member in self.stateful_members().items()}
+        return {**members, **{name: getattr(self, name) for name in self.state_scalars}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for name, member in self.stateful_members().items():
             member.load_state_dict(state[name])
+        for name in self.state_scalars:
+            current = getattr(self, name)
+            setattr(self, name, type(current)(state.get(name, current)))
 
 
 @contextlib.contextmanager
