@@ -1,4 +1,4 @@
-"""What the critic-guided algorithms do to their policy: an optimiser step, then the EMA of the weights that act."""
+"""What BC, GMPO and IQL do to their policy: an optimiser step, then the EMA of the weights that act."""
 
 from __future__ import annotations
 
