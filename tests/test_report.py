@@ -216,3 +216,16 @@ def test_column_order() -> None:
         ("gmpg", "icfm"),
         ("foo", "gvp"),
     ]
+
+
+def test_the_footnote_gives_the_final_evaluation_s_episodes_when_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    record = {"algorithm": "gmpo", "path": "gvp", "env": "hopper-medium-v2", "eval_env": "Hopper-v4", "seed": 0,
+              "score_final": 50.0, "score_best": 60.0, "eval_episodes": 10}  # fmt: skip
+    _write(tmp_path / "old" / "seed=0" / "results.json", record)
+    _write(tmp_path / "new" / "seed=0" / "results.json", {**record, "seed": 1, "final_episodes": 30})
+    _, out, _ = run_cli(capsys, tmp_path / "old", "--metric", "score_final")
+    assert "10 episodes per evaluation." in out and "in the final one" not in out
+    _, out, _ = run_cli(capsys, tmp_path / "new", "--metric", "score_final")
+    assert "10 episodes per evaluation, 30 in the final one (score_final)." in out

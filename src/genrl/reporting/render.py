@@ -95,6 +95,8 @@ def footnote(table: Table) -> list[str]:
     evaluation = f"Evaluation envs: {', '.join(table.eval_envs) if table.eval_envs else 'not recorded'}"
     if table.eval_episodes:
         evaluation += f"; {' or '.join(map(str, table.eval_episodes))} episodes per evaluation"
+    if table.final_episodes:
+        evaluation += f", {' or '.join(map(str, table.final_episodes))} in the final one (score_final)"
     if table.budgets:
         evaluation += f"; budget: {', '.join(table.budgets)}"
     skipped = f" ({table.n_skipped} unreadable file{'s' if table.n_skipped > 1 else ''} skipped)"

@@ -59,6 +59,7 @@ class Table:
     budgets: tuple[str, ...]
     n_runs: int
     n_skipped: int = 0
+    final_episodes: tuple[int, ...] = ()  # episodes of the final evaluation (score_final), when recorded
     varying: dict[tuple[str, str], tuple[str, ...]] | None = None  # (algorithm, path) → keys that split columns
     without_config: int = 0  # runs compared on results.json fields only (no config.yaml beside them)
     d4rl_scored: bool = True  # every run's scores use D4RL's reference returns
@@ -116,6 +117,7 @@ def build_table(records: Sequence[RunRecord], metric: str, n_skipped: int = 0, c
         budgets=_distinct(r.raw.get("budget") for r in records if isinstance(r.raw.get("budget"), str)),
         n_runs=len(records),
         n_skipped=n_skipped,
+        final_episodes=_distinct(r.raw.get("final_episodes") for r in records if _is_int(r.raw.get("final_episodes"))),
         varying=grouping.varying,
         without_config=grouping.without_config,
         d4rl_scored=all(r.d4rl_scored for r in records),
