@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 from importlib import resources
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 from hydra.core.config_store import ConfigStore
@@ -96,7 +96,7 @@ def schema(cls: type) -> type:
     target = inspect.signature(get_object(cls._target_)).parameters
     generated = []
     for name, kind in typing.get_type_hints(cls).items():
-        if name in vars(cls) or typing.get_origin(kind) is ClassVar:
+        if name in vars(cls):
             continue
         parameter = target.get(name)
         if parameter is None or parameter.default is inspect.Parameter.empty:
@@ -284,13 +284,12 @@ class NoPathConfig:
     name: str = "none"
 
 
-# Each loader's schema owns the keys that name its data (SOURCES: at least one must be set). A task sets them in
-# conf/dataset_env/<dataset>_<env>.yaml, e.g. d4rl_hopper-medium-v2.yaml's `file_name: hopper_medium-v2.hdf5`.
+# Each loader's schema owns the keys that name its data. A task sets them in conf/dataset_env/<dataset>_<env>.yaml,
+# e.g. d4rl_hopper-medium-v2.yaml's `file_name: hopper_medium-v2.hdf5`; config_checks.check_dataset asks for them.
 
 
 @schema
 class D4RLDatasetConfig:
-    SOURCES: ClassVar[tuple[str, ...]] = ("path", "file_name")
     _target_: str = "genrl.data.load_d4rl"
     name: str = "d4rl"
     path: str | None  # a local file; None: file_name from cache_dir, downloaded when absent
@@ -302,7 +301,6 @@ class D4RLDatasetConfig:
 
 @schema
 class MinariDatasetConfig:
-    SOURCES: ClassVar[tuple[str, ...]] = ("dataset_id",)
     _target_: str = "genrl.data.load_minari"
     name: str = "minari"
     dataset_id: str | None = None  # None: a one-line error at start (config_checks)
@@ -311,18 +309,9 @@ class MinariDatasetConfig:
 
 @dataclass
 class NPZDatasetConfig:
-    SOURCES: ClassVar[tuple[str, ...]] = ("path",)
     _target_: str = "genrl.data.load_npz"
     name: str = "npz"
     path: str | None = None  # None: a one-line error at start (config_checks)
-
-
-DATASET_SCHEMAS = (D4RLDatasetConfig, MinariDatasetConfig, NPZDatasetConfig)
-
-
-def dataset_sources(target: str) -> tuple[str, ...]:
-    """The keys that name the data for the loader ``target`` (a dataset node's ``_target_``)."""
-    return next((schema.SOURCES for schema in DATASET_SCHEMAS if schema._target_ == target), ())
 
 
 # Keys that earlier versions wrote into run configs and checkpoints; dropped when an old run is loaded.

@@ -25,7 +25,7 @@ from genrl.acting import ActingPolicy
 from genrl.config_checks import check_config, check_env_id, check_ranges, resolved
 from genrl.data import Transitions, check_against_env, transform_rewards
 from genrl.data.normalization import ObservationNormalizer
-from genrl.errors import ConfigError, DatasetError, GenrlError
+from genrl.errors import ConfigError, GenrlError
 from genrl.evaluation import SCORE_SCALE, Evaluator, Task, make_env
 from genrl.io import write_json, write_text
 from genrl.models import GenerativeModel
@@ -181,18 +181,6 @@ def load_acting_policy(
     return policy, acting
 
 
-def load_dataset(cfg: DictConfig) -> Transitions:
-    """Build ``cfg.dataset`` (its ``_target_`` is the loader); its schema names the keys that must name the data."""
-    from genrl.config import dataset_sources
-
-    sources = dataset_sources(cfg.dataset._target_)
-    if sources and all(OmegaConf.select(cfg.dataset, key) is None for key in sources):
-        raise DatasetError(
-            f"env={cfg.env.name} names no {cfg.dataset.name} dataset; pass dataset.{sources[0]}=... on the command line"
-        )
-    return build(cfg.dataset)
-
-
 def make_task(cfg: DictConfig, data: Transitions) -> Task:
     env = cfg.env
     ref_min = env.ref_min_score if env.ref_min_score is not None else data.metadata.get("ref_min_score")
@@ -267,7 +255,7 @@ class PreparedData:
 
 def prepare_data(cfg: DictConfig, device: torch.device) -> PreparedData:
     """Load and validate the dataset, build its task, and move the transformed data to ``device``."""
-    data = load_dataset(cfg)
+    data: Transitions = build(cfg.dataset)  # the dataset node's _target_ is the loader (its keys: check_dataset)
     task = make_task(cfg, data)
     probe_env = make_env(task.eval_env_id)
     check_against_env(data, probe_env.observation_space, probe_env.action_space, task.eval_env_id)
