@@ -18,9 +18,8 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import genrl.config  # noqa: F401
-from genrl.data import transform_rewards
 from genrl.data.transitions import IndexSampler
-from genrl.experiment import build_algorithm, load_dataset
+from genrl.experiment import build_algorithm, prepare_data
 
 CONF = __import__("pathlib").Path(__file__).resolve().parents[1] / "conf"
 
@@ -47,7 +46,7 @@ def main() -> None:
     torch.manual_seed(0)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose("config", overrides=["algorithm=gmpg", "logger=none", "net.hidden_sizes=[256,128,64]"])
-    data = transform_rewards(load_dataset(cfg), cfg.env.reward_transform)
+    data = prepare_data(cfg, torch.device("cpu")).data  # reward-transformed as for training
     gmpg = build_algorithm(cfg, data.obs_dim, data.action_dim, torch.device("cpu"))
     gmpg.behaviour_optimizer = torch.optim.Adam(gmpg.behaviour.parameters(), lr=1e-3)
     gmpg.critic.q_optimizer.param_groups[0]["lr"] = gmpg.critic.v_optimizer.param_groups[0]["lr"] = 1e-3
@@ -56,7 +55,7 @@ def main() -> None:
         batch = data.batch(sampler.next())
         gmpg.update_behaviour(batch)
         gmpg.critic.update(batch)
-    gmpg.start_policy()
+    gmpg.start_policy(data)
     with torch.no_grad():  # a policy a few updates away from μ
         for p in gmpg.policy.parameters():
             p.add_(0.01 * (p.std() if p.numel() > 1 else p.abs()) * torch.randn_like(p))
