@@ -42,18 +42,26 @@ ABLATIONS = {
 }
 
 
+#: Keys that only act from the policy phase on: a run differing from another only in these can start from the
+#: other's critic (``--fork-critic``) and end exactly as if it had trained that critic itself.
+POLICY_PHASE_KEYS = ("algorithm.", "sampling.", "eval.", "checkpoint.", "logger.")
+
+
 def train(dataset: Path, run: str, ablation: str, seed: int, args: argparse.Namespace) -> dict:
     algorithm, path = run.split("-")
     env = dataset.stem
     run_dir = (args.out / env / run / ablation / f"seed={seed}").resolve()
     if not (run_dir / "results.json").exists():
-        command = [
-            sys.executable, str(REPO / "train.py"), f"algorithm={algorithm}", f"path={path}", f"env={env}",
-            f"dataset.path={dataset.resolve()}", f"recipe={args.recipe}", f"seed={seed}", "logger=none",
-            "logger.progress=false", f"hydra.run.dir='{run_dir}'", *ABLATIONS[ablation], *args.overrides,
+        overrides = [
+            f"algorithm={algorithm}", f"path={path}", f"env={env}", f"dataset.path={dataset.resolve()}",
+            f"recipe={args.recipe}", f"seed={seed}", "logger=none", "logger.progress=false",
+            "checkpoint.keep_phase_ends=true", *ABLATIONS[ablation], *args.overrides,
         ]  # fmt: skip
         if args.budget:
-            command.insert(6, f"budget={args.budget}")
+            overrides.insert(4, f"budget={args.budget}")
+        if args.fork_critic and not (run_dir / "checkpoint.pt").exists():
+            fork_critic(args.out / env / run, run_dir, overrides)
+        command = [sys.executable, str(REPO / "train.py"), *overrides, f"hydra.run.dir='{run_dir}'"]
         print("+", " ".join(command[1:]), flush=True)
         threads = str(args.threads)  # and the genrl of this checkout, even where another one is installed
         env_vars = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
@@ -66,6 +74,41 @@ def train(dataset: Path, run: str, ablation: str, seed: int, args: argparse.Name
     print(f"  {env} {run} {ablation} seed={seed}: score_final {result['score_final']:.1f} "
           f"(best {result['score_best']:.1f}, {result['wall_time_s'] / 60:.1f} min)", flush=True)  # fmt: skip
     return result
+
+
+def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
+    """Start ``run_dir`` from the critic of a finished sibling run (another ablation, same run and seed) whose
+    configuration differs only in :data:`POLICY_PHASE_KEYS`: its ``checkpoint.critic.pt`` (written at the end of
+    the critic phase, the policy still at its initialisation) with this run's configuration, and its log so far.
+    train.py then resumes at the policy phase: on CPU the same numbers as training that critic again."""
+    import torch
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    sys.path.insert(0, str(REPO / "src"))
+    from genrl.config import plain
+
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        config = OmegaConf.to_container(plain(compose("config", overrides=overrides)), resolve=True)
+    seed_dir = run_dir.name
+    for donor in sorted(runs.glob(f"*/{seed_dir}/checkpoint.critic.pt")):
+        state = torch.load(donor, map_location="cpu", weights_only=False)
+        differing = [k for k in _flat(config).keys() | _flat(state["metadata"]["config"]).keys()
+                     if _flat(config).get(k) != _flat(state["metadata"]["config"]).get(k)]  # fmt: skip
+        if all(k.startswith(POLICY_PHASE_KEYS) for k in differing) and "algorithm._target_" not in differing:
+            state["metadata"]["config"] = config
+            run_dir.mkdir(parents=True, exist_ok=True)
+            log = (donor.parent / "metrics.jsonl").read_bytes()[: state["log_offset"]]
+            (run_dir / "metrics.jsonl").write_bytes(log)
+            torch.save(state, run_dir / "checkpoint.pt")
+            print(f"  {run_dir}: starts from the critic of {donor.parent}", flush=True)
+            return
+
+
+def _flat(tree, prefix: str = "") -> dict:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    return {k: v for key, value in tree.items() for k, v in _flat(value, f"{prefix}{key}.").items()} if tree else {}
 
 
 def mean_std(values: list[float]) -> str:
@@ -105,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs side by side")
     parser.add_argument("--threads", type=int, default=1, help="threads per run")
     parser.add_argument("--out", type=Path, default=REPO / "bench_out" / "quality")
+    parser.add_argument("--fork-critic", action="store_true",
+                        help="start each run from the critic of a finished sibling ablation where only policy-phase "
+                             "keys differ (same numbers on CPU, the critic's minutes saved)")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="extra train.py overrides (after --)")
     args = parser.parse_args(argv)
     jobs = [(d, r, a, s) for d in args.datasets for r in args.runs for a in args.ablations for s in args.seeds]

@@ -392,6 +392,7 @@ class LoggerConfig:
 @dataclass
 class CheckpointConfig:
     every_minutes: float = 10.0
+    keep_phase_ends: bool = False  # also keep checkpoint.<phase>.pt as each phase ends (e.g. a trained critic)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -47,6 +48,7 @@ class Trainer:
     every phase, and on SIGTERM / SIGUSR2 / SIGINT (preemption, requeue, Ctrl-C). It holds the algorithm, the
     minibatch sampler, all RNG states, the position and the evaluation history, so re-running resumes exactly
     where the last checkpoint left off: on CPU a resumed run ends with the same numbers as an uninterrupted one.
+    With ``keep_phase_ends`` the checkpoint of each phase's end is also kept (:meth:`phase_end_path`).
     """
 
     def __init__(
@@ -62,12 +64,13 @@ class Trainer:
         log_every: int = 100,
         metadata: dict[str, Any] | None = None,
         precision: Callable[[], AbstractContextManager] = contextlib.nullcontext,
+        keep_phase_ends: bool = False,
     ) -> None:
         self.algorithm, self.data, self.budget, self.logger = algorithm, data, budget, logger
         self.checkpoint_path, self.seed, self.evaluate_fn = Path(checkpoint_path), seed, evaluate
         self.checkpoint_every_s, self.log_every = checkpoint_every_s, max(1, log_every)
         self.metadata = metadata or {}
-        self.precision = precision
+        self.precision, self.keep_phase_ends = precision, keep_phase_ends
         self.outcome = TrainingOutcome()
         self._elapsed_before = 0.0
         self._session_start = time.monotonic()
@@ -113,6 +116,8 @@ class Trainer:
                 if step in eval_at or step == total or self._checkpoint_due() or self._guard.pending:
                     self._save(index, step, sampler)
                     self._guard.forward_pending()
+        if self.keep_phase_ends and step == total and self.checkpoint_path.exists():  # a run may start from here
+            shutil.copyfile(self.checkpoint_path, self.phase_end_path(phase))
 
     def _log_train(self, phase: Phase, step: int, global_step: int, metrics: dict[str, Tensor | float]) -> None:
         values = {k: float(v) for k, v in metrics.items()}
@@ -126,6 +131,10 @@ class Trainer:
         self.logger.log(record)
 
     # -- checkpoints ------------------------------------------------------------------------------------
+    def phase_end_path(self, phase: Phase) -> Path:
+        """Where ``keep_phase_ends`` keeps the checkpoint written as ``phase`` ended: ``checkpoint.<phase>.pt``."""
+        return self.checkpoint_path.with_suffix(f".{phase.name}{self.checkpoint_path.suffix}")
+
     def _checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_save >= self.checkpoint_every_s
 
