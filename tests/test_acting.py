@@ -114,6 +114,7 @@ def test_advantage_scale_is_the_std_of_the_critics_advantages():
     assert critic.fit_advantage_scale(data, chunk=333) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_checkpoint_carries_ema_normalisation_and_candidates_to_the_agent(tmp_path, smoke_args):
     run_train([*smoke_args, "recipe=fast", "sampling.candidates=5", "algorithm.ema_decay=0.5"], tmp_path)
     run_dir = tmp_path / "run"
@@ -146,6 +147,7 @@ def test_normalizer_round_trips_and_normalises():
     torch.testing.assert_close(again(torch.tensor([[3.0, -1.0]])), torch.tensor([[1.0, 2.0]]))
 
 
+@pytest.mark.slow
 def test_agent_refuses_a_wrong_shape_and_non_finite_observations(tmp_path, smoke_args):
     run_train(smoke_args, tmp_path)
     agent = Agent.from_checkpoint(tmp_path / "run")
@@ -169,6 +171,7 @@ def test_noise_scale_zero_gives_one_deterministic_action_per_state():
         assert not torch.allclose(stochastic(obs), stochastic(obs))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content", [b"", b"\x80\x02garbage", "foreign"])
 def test_an_unreadable_checkpoint_gives_one_line_naming_the_file(tmp_path, smoke_args, content):
     run_dir = tmp_path / "run"
@@ -188,6 +191,7 @@ def test_an_unreadable_checkpoint_gives_one_line_naming_the_file(tmp_path, smoke
         Agent.from_checkpoint(run_dir)
 
 
+@pytest.mark.slow
 def test_metrics_stay_valid_json_lines_through_a_resume(tmp_path):
     from genrl.training.logger import RunLogger
 

@@ -14,6 +14,7 @@ def adam(lr):
     return lambda params: torch.optim.Adam(params, lr=lr)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["vpsde", "gvp", "icfm"])
 def test_gmpo_samples_sit_at_the_rewarded_mode(path):
     torch.manual_seed(0)
@@ -51,6 +52,7 @@ def support(actions: np.ndarray) -> float:
     return float(np.mean(np.abs(np.abs(actions) - 1.0) < 0.5))
 
 
+@pytest.mark.slow
 def test_gmpg_moves_mass_to_the_rewarded_mode_inside_the_behaviour_support():
     gmpg, data = pretrained_gmpg()
     before, _ = rewarded_fraction(gmpg.behaviour)
@@ -61,6 +63,7 @@ def test_gmpg_moves_mass_to_the_rewarded_mode_inside_the_behaviour_support():
     assert support(actions) > 0.9  # π stays where μ has mass
 
 
+@pytest.mark.slow
 def test_gmpg_exact_gradient_keeps_pi_at_mu_without_reward():
     """β = 0: the objective is KL(π‖μ), minimal at π = μ, so π must stay put (the reference's biased
     frozen-adjoint gradient drifts away here: see docs/algorithms.md)."""

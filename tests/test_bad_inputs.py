@@ -289,6 +289,7 @@ def test_the_cases_cover_every_class():
     assert {case.kind for case in CASES} == {"config", "data", "checkpoint", "agent", "concurrency"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_a_bad_input_is_one_line_and_touches_nothing(case: Case, finished_run: Path, tmp_path: Path):
     assert (finished_run / ".hydra" / "config.yaml").is_file()
@@ -306,6 +307,7 @@ def test_a_bad_input_is_one_line_and_touches_nothing(case: Case, finished_run: P
     assert not list(finished_run.rglob("*.tmp"))
 
 
+@pytest.mark.slow
 def test_a_damaged_metrics_file_is_repaired_on_rerun_not_padded(finished_run: Path, tmp_path: Path):
     """metrics: a crash mid-write leaves a partial line; rerunning the finished run keeps valid JSON lines."""
     run_dir = copy_run(finished_run, tmp_path)
@@ -320,6 +322,7 @@ def test_a_damaged_metrics_file_is_repaired_on_rerun_not_padded(finished_run: Pa
     assert text.decode().splitlines() == records and all(json.loads(line) for line in records)
 
 
+@pytest.mark.slow
 def test_a_rerun_after_a_refusal_still_trains_and_writes_hydra_files(tmp_path: Path):
     """The refusal wrote nothing; the corrected command then runs and writes .hydra/ (Hydra's own three files)."""
     run_dir = tmp_path / "run"
@@ -354,6 +357,7 @@ def test_minari_remote_storage_is_installed():
     assert get_cloud_storage() is not None
 
 
+@pytest.mark.slow
 def test_console_prints_each_evaluation_and_a_summary_with_the_results_path(finished_run: Path):
     log = (finished_run / "train.log").read_text()
     evals = [line for line in log.splitlines() if " eval phase=" in line]

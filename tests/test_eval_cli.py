@@ -33,6 +33,7 @@ def test_genrl_eval_is_a_console_script():
     assert scripts.get("genrl-eval") == "genrl.evaluation.cli:main"
 
 
+@pytest.mark.slow
 def test_defaults_are_the_runs_final_evaluation_and_the_summary_is_written_atomically(run_dir, tmp_path):
     out = tmp_path / "eval.json"
     proc = genrl_eval(run_dir, "--output", out)
@@ -47,6 +48,7 @@ def test_defaults_are_the_runs_final_evaluation_and_the_summary_is_written_atomi
     assert summary["score"] == pytest.approx(sum(summary["scores"]) / 2)
 
 
+@pytest.mark.slow
 def test_overrides_and_the_same_seed_gives_the_same_episodes(run_dir):
     args = (run_dir, "--episodes", "3", "--seed", "5", "--candidates", "1", "--noise-scale", "0.5")
     first, second = genrl_eval(*args), genrl_eval(*args)
@@ -67,6 +69,7 @@ def test_help_says_how_to_record_videos_headless():
     assert proc.returncode == 0 and "MUJOCO_GL=egl" in proc.stdout and "osmesa" in proc.stdout
 
 
+@pytest.mark.slow
 def test_video_records_one_file_per_episode(run_dir, tmp_path):
     videos = tmp_path / "videos"
     proc = genrl_eval(run_dir, "--episodes", "2", "--video", videos, env={"SDL_VIDEODRIVER": "dummy"})

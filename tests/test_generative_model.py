@@ -68,6 +68,7 @@ def test_log_prob_is_the_exact_gaussian_density(case):
     assert (euler - expected).abs().max() < 0.05
 
 
+@pytest.mark.slow
 def test_hutchinson_is_unbiased_within_tolerance():
     """Mean of 64 Gaussian-probe estimates is within 0.05 nats; Rademacher on a diagonal Jacobian is exact."""
     torch.manual_seed(2)

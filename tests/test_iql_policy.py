@@ -174,6 +174,7 @@ def test_bc_uses_the_generative_path_and_path_none_is_refused_where_it_is_needed
         build_algorithm(compose_config(["algorithm=gmpo", "path=none", *TINY]), 3, 1, torch.device("cpu"))
 
 
+@pytest.mark.slow
 def test_train_iql_with_an_ignored_path_then_deploy_it(tmp_path, smoke_args):
     proc = run_train(["algorithm=iql", "path=gvp", "algorithm.ema_decay=0.5", *smoke_args], tmp_path)
     ignored = [line for line in (proc.stdout + proc.stderr).splitlines() if "is ignored" in line]
@@ -199,6 +200,7 @@ def test_train_iql_with_an_ignored_path_then_deploy_it(tmp_path, smoke_args):
     np.testing.assert_allclose(action, mean[0].numpy(), rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_train_bc_and_deploy_its_generative_policy(tmp_path, smoke_args):
     """algorithm=bc end to end through the same, now algorithm-agnostic, checkpoint → Agent path."""
     run_train(["algorithm=bc", "path=icfm", "sampling.candidates=3", "algorithm.ema_decay=0.5", *smoke_args], tmp_path)

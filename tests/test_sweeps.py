@@ -1,9 +1,12 @@
 """Seed sweeps with Hydra's basic launcher (always runs), then genrl-report on the sweep (issue: sweeps)."""
 
+import pytest
+
 from conftest import compose_config
 from sweeps import SWEEP_ARGS, assert_report_equals_aggregates, multirun
 
 
+@pytest.mark.slow
 def test_basic_launcher_sweep_puts_seeds_side_by_side_and_the_report_equals_the_aggregates(tmp_path):
     sweep = tmp_path / "sweep"
     multirun([*SWEEP_ARGS, f"hydra.sweep.dir={sweep}"], tmp_path)

@@ -14,6 +14,8 @@ import torch
 from conftest import REPO, SUBPROCESS_ENV, run_train
 from genrl import Agent
 
+pytestmark = pytest.mark.slow  # every test here runs train.py
+
 RESULT_KEYS = {
     "algorithm", "path", "env", "seed", "score_final", "score_best", "return_mean", "return_std", "dataset_score",
     "dataset_transitions", "steps", "wall_time_s", "device", "eval_env", "curve", "budget",
