@@ -18,10 +18,10 @@ from omegaconf.errors import OmegaConfBaseException
 import genrl.config  # noqa: F401  (registers the config schemas and resolvers)
 from genrl.config_checks import composition_error_line
 from genrl.errors import GenrlError, one_line
-from genrl.experiment import run
 from genrl.io import write_text
+from genrl.run_folder import CONFIG_FILE, HYDRA_SUBDIR
+from genrl.running import run
 
-HYDRA_SUBDIR = ".hydra"
 _USER_WANTS_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 _in_task = False  # True while the task function runs: its own exceptions are not composition errors
 
@@ -47,7 +47,7 @@ def save_hydra_files(cfg: DictConfig, run_dir: Path) -> None:
     if hydra_root.hydra.output_subdir is not None:  # the user asked Hydra to write them itself
         return
     out = run_dir / HYDRA_SUBDIR
-    write_text(OmegaConf.to_yaml(cfg), out / "config.yaml")
+    write_text(OmegaConf.to_yaml(cfg), out / CONFIG_FILE)
     write_text(OmegaConf.to_yaml(hydra_root), out / "hydra.yaml")
     write_text(OmegaConf.to_yaml(hydra_root.hydra.overrides.task), out / "overrides.yaml")
 

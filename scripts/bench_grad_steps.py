@@ -18,8 +18,8 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import genrl.config  # noqa: F401
+from genrl.building import build_algorithm, prepare_data
 from genrl.data.transitions import IndexSampler
-from genrl.experiment import build_algorithm, prepare_data
 
 CONF = __import__("pathlib").Path(__file__).resolve().parents[1] / "conf"
 

@@ -41,7 +41,7 @@ def parse_setting(text: str) -> list[str]:
 def evaluate(run_dir: Path, setting: str, args: argparse.Namespace) -> dict:
     out = run_dir / f"reeval-{setting.replace(',', '_').replace('=', '')}-{args.episodes}.json"
     if not out.exists():
-        command = [sys.executable, "-m", "genrl.evaluation.cli", str(run_dir), "--episodes", str(args.episodes),
+        command = [sys.executable, "-m", "genrl.cli.eval", str(run_dir), "--episodes", str(args.episodes),
                    "--output", str(out), *parse_setting(setting)]  # fmt: skip
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONPATH": str(REPO / "src")}
         proc = subprocess.run(command, env=env, capture_output=True, text=True)

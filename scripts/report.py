@@ -3,7 +3,7 @@
 
 import sys
 
-from genrl.reporting.report import main
+from genrl.cli.report import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -10,7 +10,7 @@ import torch
 from bandit import bandit_data, make_critic, make_model_factory, rewarded_fraction, run_phase
 from conftest import run_train
 from genrl import Agent
-from genrl.acting import ActingPolicy, select_candidates
+from genrl.acting.policy import ActingPolicy, select_candidates
 from genrl.algorithms import GMPG, GMPO, BehaviourCloning
 from genrl.config import asset_path
 from genrl.data import load_npz

@@ -59,7 +59,7 @@ def train(run_dir: Path, *args: str, cwd: Path | None = None) -> Outcome:
 
 def genrl_eval(*args: str) -> Outcome:
     proc = subprocess.run(
-        [sys.executable, "-m", "genrl.evaluation.cli", *args], env=SUBPROCESS_ENV, capture_output=True, text=True,
+        [sys.executable, "-m", "genrl.cli.eval", *args], env=SUBPROCESS_ENV, capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip
     return Outcome(proc.returncode, proc.stderr)
@@ -336,7 +336,7 @@ def test_a_rerun_after_a_refusal_still_trains_and_writes_hydra_files(tmp_path: P
 def test_every_option_string_is_a_typed_choice_from_its_constructors_tuple():
     """One source of allowed values: the config's choices are the tuples the constructors check against."""
     from genrl import config
-    from genrl.acting import SELECTIONS
+    from genrl.acting.policy import SELECTIONS
     from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
     from genrl.models.likelihood import ESTIMATORS, PROBES
     from genrl.training.acceleration import AUTOCAST_KINDS, COMPILE_MODES

@@ -11,7 +11,7 @@ from omegaconf.errors import ValidationError
 
 from conftest import CONF, REPO, SUBPROCESS_ENV, compose_config
 from genrl.algorithms import GMPG, GMPO
-from genrl.experiment import build_algorithm
+from genrl.building import build_algorithm
 
 ALGORITHMS = ["gmpo", "gmpg"]
 PATHS = ["vpsde", "gvp", "icfm"]

@@ -16,7 +16,7 @@ from conftest import SUBPROCESS_ENV, run_train
 
 def genrl_eval(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "genrl.evaluation.cli", *map(str, args)], env={**SUBPROCESS_ENV, **(env or {})},
+        [sys.executable, "-m", "genrl.cli.eval", *map(str, args)], env={**SUBPROCESS_ENV, **(env or {})},
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
 
@@ -30,7 +30,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 def test_genrl_eval_is_a_console_script():
     scripts = {e.name: e.value for e in importlib.metadata.entry_points(group="console_scripts")}
-    assert scripts.get("genrl-eval") == "genrl.evaluation.cli:main"
+    assert scripts.get("genrl-eval") == "genrl.cli.eval:main"
 
 
 @pytest.mark.slow

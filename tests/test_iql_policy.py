@@ -14,9 +14,10 @@ import torch
 from bandit import MODE_NOISE, bandit_data, make_critic, make_model_factory, run_phase
 from conftest import CONF, compose_config, run_train
 from genrl import Agent
+from genrl.acting.loading import make_sampler
 from genrl.algorithms import GMPO, IQL, BehaviourCloning
+from genrl.building import GENERATIVE_KEYS, build_algorithm
 from genrl.errors import ConfigError
-from genrl.experiment import GENERATIVE_KEYS, build_algorithm, make_sampler
 from genrl.models import GenerativeModel
 from genrl.models.gaussian import GaussianPolicy
 

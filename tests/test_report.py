@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genrl.reporting import Curve, align_curves, column_sort_key, main
+from genrl.cli.report import main
+from genrl.reporting import Curve, align_curves, column_sort_key
 
 TASKS = ("walker2d-medium-v2", "hopper-medium-v2", "halfcheetah-medium-expert-v2")  # unsorted on purpose
 EVAL_ENVS = {"walker2d": "Walker2d-v4", "hopper": "Hopper-v4", "halfcheetah": "HalfCheetah-v4"}

@@ -18,9 +18,10 @@ import yaml
 from omegaconf import OmegaConf
 
 from conftest import compose_config
-from genrl.experiment import GENERATIVE_KEYS, RESUMABLE_KEYS
-from genrl.reporting import main
+from genrl.building import GENERATIVE_KEYS
+from genrl.cli.report import main
 from genrl.reporting.configs import IGNORED_KEYS
+from genrl.run_folder import RESUMABLE_KEYS
 
 TASKS = ("walker2d-medium-v2", "hopper-medium-v2", "halfcheetah-medium-v2")  # unsorted on purpose
 REPS, SEED = 300, 5

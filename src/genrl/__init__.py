@@ -1,6 +1,6 @@
 """genrl: offline reinforcement learning with generative (diffusion and flow-matching) policies."""
 
-from genrl.agent import Agent
+from genrl.acting.agent import Agent
 from genrl.models import GenerativeModel
 
 __version__ = "0.1.0"

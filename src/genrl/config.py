@@ -19,7 +19,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.utils import get_object
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from genrl.acting import SELECTIONS
+from genrl.acting.policy import SELECTIONS
 from genrl.algorithms.gmpg import GRADIENTS
 from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.algorithms.iql import LR_SCHEDULES
@@ -451,7 +451,7 @@ def _register_launcher_bases(cs: ConfigStore) -> None:
     """Expose the submitit plugin's schemas under ``*_plugin`` so conf/hydra/launcher/submitit_*.yaml can extend
     them with genrl's defaults while keeping the plugin's names (``hydra/launcher=submitit_slurm``)."""
     try:
-        from hydra_plugins.hydra_submitit_launcher.config import LocalQueueConf, SlurmQueueConf
+        from hydra_plugins.hydra_submitit_launcher.config import LocalQueueConf, SlurmQueueConf  # optional plugin
     except ImportError:  # the launcher plugin is optional at import time
         return
     for name, schema in (("submitit_slurm_plugin", SlurmQueueConf), ("submitit_local_plugin", LocalQueueConf)):

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import gymnasium
+import torch
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from genrl.config import asset_path
 from genrl.data.npz import NPZ_KEYS
 from genrl.errors import ConfigError, DatasetError, one_line
 
@@ -185,8 +188,6 @@ def _check_pairs(values: dict[str, Any]) -> None:
 def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     """The dataset the config names exists as far as can be told without reading it, and is the one asked for:
     ``dataset=npz`` on the command line never falls back to the demo task's bundled file."""
-    from genrl.config import asset_path
-
     node = OmegaConf.select(cfg, "dataset")
     dataset = resolved(node) if isinstance(node, DictConfig) else {}
     env_name = OmegaConf.select(cfg, "env.name", throw_on_resolution_failure=False)
@@ -220,10 +221,6 @@ def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
 
 def check_device(name: str) -> None:
     """``auto``, or a device torch can parse; CUDA only when it is available."""
-    import torch
-
-    from genrl.experiment import resolve_device
-
     if name != "auto":
         try:
             torch.device(name)
@@ -232,13 +229,21 @@ def check_device(name: str) -> None:
     resolve_device(name)
 
 
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → cuda when available, else cpu; a CUDA device only when one is available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={name} but no CUDA device is available; use device=auto or device=cpu")
+    return device
+
+
 def check_env_id(env_id: str, key: str = "env.eval_env_id", source: str | None = None) -> None:
     """``env_id`` is registered with Gymnasium (importing ``module:`` prefixes as ``gymnasium.make`` does).
 
     ``source``: where the id came from when the config did not name it (a dataset's metadata, a checkpoint).
     """
-    import gymnasium
-
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -10,6 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.wrappers import RecordVideo
 from torch import Tensor
 
 from genrl.errors import check_choice
@@ -96,8 +97,6 @@ class Evaluator:
         return self._envs
 
     def _record_video(self, env: gym.Env) -> gym.Env:
-        from gymnasium.wrappers import RecordVideo
-
         prefix = self.task.eval_env_id.replace("/", "_").replace(":", "_")
         return RecordVideo(env, str(self.video_dir), episode_trigger=lambda _: True, name_prefix=prefix)
 

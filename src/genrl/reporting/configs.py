@@ -23,10 +23,10 @@ from pathlib import PurePath
 from typing import Any
 
 from genrl.reporting.results import ResultsError, RunRecord, Warn, group_runs, record_order
+from genrl.run_folder import RESUMABLE_KEYS
 
-#: Never part of a configuration's identity: the seed and what a resumed run may change (train.py's
-#: RESUMABLE_KEYS and the keys its run-folder names exclude).
-IGNORED_KEYS = ("seed", "logger", "checkpoint", "device", "eval.vectorization", "eval.num_envs")
+#: Never part of a configuration's identity: the seed and what a resumed run may change.
+IGNORED_KEYS = ("seed", *RESUMABLE_KEYS)
 #: What results.json records about the protocol, compared when a run has no config.yaml.
 RESULT_KEYS = (
     "budget", "recipe", "sampling", "normalize_observations", "ema_decay", "eval_episodes", "final_episodes",

@@ -168,7 +168,7 @@ def write_profile_plot(
     if not matrices:
         warn(f"no column has the same number of runs on every task; no {stats.metric} performance profile written")
         return None
-    from rliable import plot_utils
+    from rliable import plot_utils  # optional: only --stats needs rliable (and its arch, scipy, seaborn)
 
     taus, profiles, cis = performance_profile(matrices, stats.reps, stats.seed)
     fig, ax = _figure()

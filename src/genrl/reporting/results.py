@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genrl.errors import GenrlError
+import yaml
 
-RESULTS_NAME = "results.json"
-CONFIG_NAME = "config.yaml"  # the run's resolved configuration, written by train.py beside results.json
+from genrl.errors import GenrlError
+from genrl.run_folder import CONFIG_FILE, RESULTS_FILE
+
 REQUIRED_STR_KEYS = ("algorithm", "path", "env")
 REQUIRED_SCORE_KEYS = ("score_final", "score_best")
 D4RL_TASK = r"(halfcheetah|hopper|walker2d|ant)-(random|medium|expert|medium-replay|medium-expert|full-replay)-v\d"
@@ -93,9 +94,9 @@ def find_results(roots: Iterable[str | Path]) -> list[Path]:
     for root in map(Path, roots):
         if not root.exists():
             raise ResultsError(f"{root} does not exist")
-        candidates = [root] if root.is_file() else root.rglob(RESULTS_NAME)
+        candidates = [root] if root.is_file() else root.rglob(RESULTS_FILE)
         for file in candidates:
-            if file.is_file() and file.name == RESULTS_NAME:
+            if file.is_file() and file.name == RESULTS_FILE:
                 found.setdefault(file.resolve(), file)
     return sorted(found.values(), key=str)
 
@@ -147,7 +148,7 @@ def load_record(file: str | Path, warn: Warn = warn_stderr) -> RunRecord:
             warn(f"ignoring the curve of {file}: {exc}")
     seed = data.get("seed")
     eval_env = data.get("eval_env")
-    config = load_config(file.with_name(CONFIG_NAME), warn)
+    config = load_config(file.with_name(CONFIG_FILE), warn)
     return RunRecord(
         source=file,
         env=data["env"],
@@ -168,8 +169,6 @@ def load_config(file: Path, warn: Warn = warn_stderr) -> dict[str, Any] | None:
     """The resolved config a run wrote beside its results.json; None when absent (warned when unreadable)."""
     if not file.is_file():
         return None
-    import yaml  # PyYAML, a dependency of OmegaConf
-
     try:
         config = yaml.safe_load(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:

@@ -88,7 +88,7 @@ def seeded_global_rng(seed: int) -> Iterator[None]:
 
 
 def _library():
-    from rliable import library, metrics  # imported on demand: rliable pulls arch, scipy and seaborn
+    from rliable import library, metrics  # optional: only --stats needs it; it pulls arch, scipy and seaborn
 
     return library, metrics
 

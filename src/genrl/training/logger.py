@@ -13,9 +13,9 @@ from tqdm.auto import tqdm
 
 from genrl.errors import check_choice
 from genrl.io import write_bytes
+from genrl.run_folder import METRICS_FILE
 
 WANDB_MODES = ("online", "offline", "disabled")
-METRICS_FILE = "metrics.jsonl"
 log = logging.getLogger(__name__)
 
 
@@ -99,7 +99,7 @@ def _start_wandb(run_dir: Path, settings: dict[str, Any]):
     mode = "disabled" if configured == "disabled" else os.environ.get("WANDB_MODE", configured)
     if mode == "disabled":
         return None
-    import wandb  # heavy import: only when used
+    import wandb  # optional: logger=none never imports it, and the offline GPU bundle leaves it out
 
     return wandb.init(
         project=settings.get("project", "genrl"),

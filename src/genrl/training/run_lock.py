@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from genrl.errors import GenrlError
-
-LOCK_FILE = ".genrl.lock"
+from genrl.run_folder import LOCK_FILE
 
 
 @contextmanager

@@ -38,7 +38,7 @@ class ActingPolicy:
     """obs (B, S) → actions (B, A).
 
     ``sample`` draws one action per (normalised) state from the policy (a generative model's ODE sample, or
-    IQL's Gaussian: ``genrl.experiment.make_sampler``). With ``candidates`` K > 1,
+    IQL's Gaussian: ``genrl.acting.loading.make_sampler``). With ``candidates`` K > 1,
     K actions are drawn per state in one batched call, clamped to the action box ``[low, high]`` (what the
     simulator executes), scored by ``score`` — min(Q1, Q2) of the critic — and one is selected per state.
     ``temperature`` of the softmax selection is in units of ``score_scale`` (the critic's dataset advantage

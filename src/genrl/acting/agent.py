@@ -8,8 +8,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrl.acting import ActingPolicy
+from genrl.acting.loading import load_acting_policy
+from genrl.acting.policy import ActingPolicy
 from genrl.errors import GenrlError
+from genrl.run_folder import CHECKPOINT_FILE
 from genrl.training.checkpoint import load_checkpoint
 
 
@@ -29,8 +31,6 @@ class Agent:
 
         ``sampling`` overrides the run's ``sampling.*`` settings (e.g. ``candidates=1``).
         """
-        from genrl.experiment import CHECKPOINT_FILE, load_acting_policy
-
         path = Path(path)
         file = path / CHECKPOINT_FILE if path.is_dir() else path
         state = load_checkpoint(file, map_location=device)

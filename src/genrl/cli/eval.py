@@ -1,7 +1,7 @@
 """``genrl-eval RUN_DIR``: evaluate a trained run's policy as its evaluation acted, from the shell.
 
 The policy, its observation normalisation and candidate selection come from the run's checkpoint
-(:func:`genrl.experiment.load_acting_policy`, the same path as :class:`genrl.Agent`); the episodes run in the
+(:func:`genrl.acting.loading.load_acting_policy`, the same path as :class:`genrl.Agent`); the episodes run in the
 run's :class:`~genrl.evaluation.Evaluator`. A JSON summary goes to stdout (and atomically to ``--output``).
 """
 
@@ -15,9 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from genrl.errors import ConfigError, GenrlError, one_line
+import torch
 
-RESULTS_FILE = "results.json"
+from genrl.acting.loading import load_acting_policy
+from genrl.config_checks import check_device, check_env_id, resolve_device
+from genrl.errors import ConfigError, GenrlError, one_line
+from genrl.evaluation import SCORE_SCALE, Evaluator, Task
+from genrl.io import write_json
+from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
+from genrl.training.checkpoint import load_checkpoint
 
 DESCRIPTION = """\
 Evaluate the policy of a genrl run (a run folder, or its checkpoint.pt) for N episodes with the run's sampling
@@ -69,8 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = evaluate_run(args)
         if args.output is not None:
-            from genrl.io import write_json
-
             write_json(summary, args.output)
     except GenrlError as err:
         print(f"error: {one_line(err)}", file=sys.stderr)
@@ -81,13 +85,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
     """Load the run's acting policy, run the episodes, return the summary (see :func:`main`)."""
-    import torch
-
-    from genrl.config_checks import check_device
-    from genrl.evaluation import SCORE_SCALE, Evaluator
-    from genrl.experiment import CHECKPOINT_FILE, load_acting_policy, resolve_device
-    from genrl.training.checkpoint import load_checkpoint
-
     path = Path(args.run_dir)
     file = path / CHECKPOINT_FILE if path.is_dir() else path
     if not path.exists():
@@ -147,9 +144,6 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _task(state: dict[str, Any], run_dir: Path, args: argparse.Namespace):
     """The run's task (its checkpoint's, or from the config and results.json of a run from before genrl-eval)."""
-    from genrl.config_checks import check_env_id
-    from genrl.evaluation import Task
-
     stored = dict(state["metadata"].get("task") or {})
     if not stored:
         env = state["metadata"]["config"].get("env", {})

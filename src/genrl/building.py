@@ -1,0 +1,145 @@
+"""Building a run from its config: the only place that instantiates ``_target_`` nodes, and the data it trains on."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from genrl.config_checks import check_env_id
+from genrl.data import Transitions, check_against_env, transform_rewards
+from genrl.data.normalization import ObservationNormalizer
+from genrl.errors import ConfigError, GenrlError
+from genrl.evaluation import Task, make_env
+
+log = logging.getLogger(__name__)
+
+#: Keys of instantiated nodes that label the option and are not constructor arguments.
+LABEL_KEYS = ("name",)
+#: ``path=none``, and the ``path`` recorded by algorithms whose policy is not generative.
+NO_PATH = "none"
+#: What only a generative policy uses: ignored by an algorithm with its own policy (``algorithm.policy``).
+GENERATIVE_KEYS = ("path", "net", "model", "sampling.steps", "sampling.method")
+
+
+def build(node: DictConfig, *, omit: tuple[str, ...] = (), **runtime: Any) -> Any:
+    """Instantiate a ``_target_`` node; runtime-only values (dims, built objects) come as keyword arguments.
+
+    ``omit`` names keys of the node that are built elsewhere (an algorithm's own ``policy``).
+    """
+    spec = OmegaConf.to_container(node, resolve=True, enum_to_str=True)  # choices as plain strings
+    for key in (*LABEL_KEYS, *omit):
+        spec.pop(key, None)
+    try:
+        obj = instantiate(spec, **runtime)
+    except InstantiationException as err:  # surface mistakes in user input as one line, not a traceback
+        cause = err.__cause__
+        if isinstance(cause, GenrlError):
+            raise cause from None
+        if isinstance(cause, ValueError):
+            raise ConfigError(f"{spec['_target_']}: {cause}") from None
+        raise
+    log.info("built %s", spec["_target_"])
+    return obj
+
+
+def own_policy(cfg: DictConfig) -> DictConfig | None:
+    """The node of an algorithm's own, non-generative policy (``algorithm.policy``: IQL's Gaussian), else None."""
+    return OmegaConf.select(cfg, "algorithm.policy")
+
+
+def unused_config(cfg: DictConfig) -> list[str]:
+    """Config keys that do not affect this run: the generative model's, for an algorithm with its own policy."""
+    return list(GENERATIVE_KEYS) if own_policy(cfg) is not None else []
+
+
+def build_policy_model(
+    cfg: DictConfig, obs_dim: int, action_dim: int, action_box: tuple[list[float], list[float]] | None = None
+) -> nn.Module:
+    """A fresh policy: the algorithm's own (``algorithm.policy``, bounded by ``action_box``) or the generative
+    model (network + path + parameterisation)."""
+    node = own_policy(cfg)
+    if node is not None:
+        low, high = action_box if action_box is not None else (None, None)
+        return build(node, obs_dim=obs_dim, action_dim=action_dim, action_low=low, action_high=high)
+    if cfg.path.name == NO_PATH:
+        raise ConfigError(
+            f"path={NO_PATH}: algorithm={cfg.algorithm.name} samples a generative policy and needs a probability "
+            "path (path=vpsde, gvp or icfm)"
+        )
+    net = build(cfg.net, x_dim=action_dim, cond_dim=obs_dim)
+    return build(cfg.model, net=net, path=build(cfg.path))
+
+
+def build_algorithm(
+    cfg: DictConfig,
+    obs_dim: int,
+    action_dim: int,
+    device: torch.device,
+    action_box: tuple[list[float], list[float]] | None = None,
+):
+    q_net = build(cfg.critic.q_net, obs_dim=obs_dim, action_dim=action_dim).to(device)
+    v_net = build(cfg.critic.v_net, obs_dim=obs_dim).to(device)
+    critic = build(cfg.critic, q_net=q_net, v_net=v_net)
+
+    def make_model() -> nn.Module:
+        return build_policy_model(cfg, obs_dim, action_dim, action_box).to(device)
+
+    return build(cfg.algorithm, omit=("policy",), make_model=make_model, critic=critic)
+
+
+def make_task(cfg: DictConfig, data: Transitions) -> Task:
+    env = cfg.env
+    ref_min = env.ref_min_score if env.ref_min_score is not None else data.metadata.get("ref_min_score")
+    ref_max = env.ref_max_score if env.ref_max_score is not None else data.metadata.get("ref_max_score")
+    if ref_min is None or ref_max is None:
+        raise ConfigError(
+            f"env={env.name}: no reference returns to normalise scores; set env.ref_min_score and env.ref_max_score"
+        )
+    eval_env_id = env.eval_env_id or data.metadata.get("eval_env_id")
+    if eval_env_id is None:
+        raise ConfigError(f"env={env.name}: no evaluation environment; set env.eval_env_id=<Gymnasium id>")
+    if not env.eval_env_id:  # named by the dataset (Minari metadata): checked here, once it is known
+        check_env_id(eval_env_id, "env.eval_env_id", source=data.source)
+    try:
+        return Task(env.name, eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps)
+    except ValueError as err:  # reference returns from the dataset's metadata that cannot normalise scores
+        raise ConfigError(f"{err}; set env.ref_min_score and env.ref_max_score") from None
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The training transitions (reward-transformed, observations normalised if asked) and what acting needs."""
+
+    data: Transitions
+    task: Task
+    dataset_score: float | None
+    normalizer: ObservationNormalizer | None
+    action_box: tuple[list[float], list[float]]  # the evaluation env's action space (low, high)
+
+
+def prepare_data(cfg: DictConfig, device: torch.device) -> PreparedData:
+    """Load and validate the dataset, build its task, and move the transformed data to ``device``."""
+    data: Transitions = build(cfg.dataset)  # the dataset node's _target_ is the loader (its keys: check_dataset)
+    task = make_task(cfg, data)
+    probe_env = make_env(task.eval_env_id)
+    check_against_env(data, probe_env.observation_space, probe_env.action_space, task.eval_env_id)
+    space = probe_env.action_space
+    action_box = (np.asarray(space.low, dtype=float).tolist(), np.asarray(space.high, dtype=float).tolist())
+    probe_env.close()
+    returns = data.episode_returns
+    dataset_score = float(task.normalized_score(np.mean(returns))) if len(returns) else None
+    data = transform_rewards(data, cfg.env.reward_transform)
+    normalizer = ObservationNormalizer.from_data(data) if cfg.normalize_observations else None
+    if normalizer is not None:
+        data = normalizer.transitions(data)
+    return PreparedData(data.to(device), task, dataset_score, normalizer, action_box)
+
+

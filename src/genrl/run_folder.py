@@ -1,0 +1,43 @@
+"""The run folder's layout, defined once: every file a run writes there, and what may change on resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from genrl.errors import ConfigError
+
+CHECKPOINT_FILE = "checkpoint.pt"
+RESULTS_FILE = "results.json"
+CONFIG_FILE = "config.yaml"  # the run's resolved configuration
+METRICS_FILE = "metrics.jsonl"
+LOCK_FILE = ".genrl.lock"
+HYDRA_SUBDIR = ".hydra"  # Hydra's config.yaml, hydra.yaml, overrides.yaml (train.py writes them)
+#: Config keys that may change between a run and its resumption (they do not change the result).
+RESUMABLE_KEYS = ("logger", "checkpoint", "device", "eval.vectorization", "eval.num_envs")
+
+
+def check_resumable(run_dir: Path, config: dict[str, Any], stored: dict[str, Any] | None) -> None:
+    """Refuse to resume the checkpoint in ``run_dir`` (its config ``stored``; None: none) if written by another
+    configuration."""
+    if stored is None:
+        return
+    ours, theirs = _flatten(config), _flatten(stored)
+    differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)
+                       and not k.startswith(RESUMABLE_KEYS))  # fmt: skip
+    if differing:
+        raise ConfigError(
+            f"{run_dir} holds a checkpoint of a different configuration (differs at: "
+            f"{', '.join(differing[:5])}); choose another folder with hydra.run.dir=... or delete it"
+        )
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
