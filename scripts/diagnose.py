@@ -28,8 +28,9 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from genrl.acting.loading import load_acting_policy
+from genrl.building import build_algorithm, prepare_data
 from genrl.config import Config, plain, without_retired_keys
-from genrl.experiment import build_algorithm, load_acting_policy, prepare_data
 from genrl.training.checkpoint import load_checkpoint
 
 #: Transitions within this many steps of a time-limit truncation have an unknown tail: γ^300 < 5 % at γ = 0.99.
