@@ -54,77 +54,45 @@ def _between(low: float, high: float, low_open: bool, high_open: bool) -> tuple[
     return text, lambda v: (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
 
 
-def _rule(key: str, bound: tuple[str, Callable[[float], bool]], nullable: bool = False, each: bool = False) -> Range:
-    return Range(key, bound[0], bound[1], nullable, each)
+def _rules(bound: tuple[str, Callable[[float], bool]], *keys: str) -> tuple[Range, ...]:
+    """One :class:`Range` per key: ``key?`` may also be null, ``key[]`` is a list checked entry by entry."""
+    return tuple(
+        Range(key.rstrip("?").removesuffix("[]"), *bound, nullable=key.endswith("?"), each=key.endswith("[]"))
+        for key in keys
+    )
 
 
 POSITIVE = _above(0)
 NON_NEGATIVE = _at_least(0)
 COUNT = _at_least(1)  # batch sizes, steps, episodes, layer widths
-UNIT_OPEN = _between(0, 1, True, True)
-UNIT_HALF_OPEN = _between(0, 1, True, False)  # (0, 1]
-DECAY = _between(0, 1, False, True)  # [0, 1)
 FINITE = ("a finite number", math.isfinite)
 
-#: Every numeric range of the config. Keys an option does not have (``algorithm.grad_steps`` under GMPO) are skipped.
+#: Every numeric range of the config, by bound. Keys an option does not have (``algorithm.grad_steps`` under GMPO)
+#: are skipped.
 RANGES: tuple[Range, ...] = (
-    _rule("seed", _between(0, 2**32 - 1, False, False)),
-    # networks
-    _rule("net.hidden_sizes", COUNT, each=True),
-    _rule("net.t_dim", COUNT),
-    _rule("net.t_scale", POSITIVE),
-    _rule("net.cond_hidden_dim", COUNT),
-    _rule("net.t_cond_hidden_dim", COUNT),
-    # critic (IQL)
-    _rule("critic.q_net.hidden_sizes", COUNT, each=True),
-    _rule("critic.v_net.hidden_sizes", COUNT, each=True),
-    _rule("critic.optimizer.lr", POSITIVE),
-    _rule("critic.epochs", NON_NEGATIVE),
-    _rule("critic.batch_size", COUNT),
-    _rule("critic.expectile", UNIT_OPEN),
-    _rule("critic.discount", UNIT_HALF_OPEN),
-    _rule("critic.polyak", UNIT_HALF_OPEN),
-    # algorithm (each option has a subset of these)
-    _rule("algorithm.optimizer.lr", POSITIVE),
-    _rule("algorithm.behaviour_optimizer.lr", POSITIVE),
-    _rule("algorithm.beta", NON_NEGATIVE),
-    _rule("algorithm.max_weight", POSITIVE),
-    _rule("algorithm.epochs", POSITIVE),
-    _rule("algorithm.behaviour_epochs", NON_NEGATIVE),
-    _rule("algorithm.batch_size", COUNT),
-    _rule("algorithm.behaviour_batch_size", COUNT),
-    _rule("algorithm.grad_steps", COUNT),
-    _rule("algorithm.chunk_size", COUNT, nullable=True),
-    _rule("algorithm.ema_decay", DECAY, nullable=True),
-    _rule("algorithm.policy.hidden_sizes", COUNT, each=True),
-    # probability paths
-    _rule("path.sigma", NON_NEGATIVE),
-    _rule("path.schedule.beta_0", NON_NEGATIVE),
-    _rule("path.schedule.beta_1", POSITIVE),
-    # budget
-    _rule("budget.fraction", POSITIVE),
-    _rule("budget.steps", COUNT, nullable=True),
-    _rule("budget.evaluations", COUNT),
-    _rule("budget.max_batch_size", COUNT, nullable=True),
-    _rule("budget.phase_steps.behaviour", COUNT, nullable=True),
-    _rule("budget.phase_steps.critic", COUNT, nullable=True),
-    _rule("budget.phase_steps.policy", COUNT, nullable=True),
-    # acting
-    _rule("sampling.steps", COUNT),
-    _rule("sampling.noise_scale", NON_NEGATIVE),
-    _rule("sampling.candidates", COUNT),
-    _rule("sampling.temperature", POSITIVE),
-    # evaluation, task, logging, checkpoints
-    _rule("eval.episodes", COUNT),
-    _rule("eval.final_episodes", COUNT),
-    _rule("eval.num_envs", COUNT, nullable=True),
-    _rule("eval.seed_offset", NON_NEGATIVE),
-    _rule("env.max_episode_steps", COUNT, nullable=True),
-    _rule("env.ref_min_score", FINITE, nullable=True),
-    _rule("env.ref_max_score", FINITE, nullable=True),
-    _rule("logger.every_steps", COUNT),
-    _rule("checkpoint.every_minutes", NON_NEGATIVE),
-)
+    *_rules(_between(0, 2**32 - 1, False, False), "seed"),
+    *_rules(
+        COUNT, "net.hidden_sizes[]", "net.t_dim", "net.cond_hidden_dim", "net.t_cond_hidden_dim",
+        "critic.q_net.hidden_sizes[]", "critic.v_net.hidden_sizes[]", "critic.batch_size", "algorithm.batch_size",
+        "algorithm.behaviour_batch_size", "algorithm.grad_steps", "algorithm.chunk_size?",
+        "algorithm.policy.hidden_sizes[]", "budget.steps?", "budget.evaluations", "budget.max_batch_size?",
+        "budget.phase_steps.behaviour?", "budget.phase_steps.critic?", "budget.phase_steps.policy?", "sampling.steps",
+        "sampling.candidates", "eval.episodes", "eval.final_episodes", "eval.num_envs?", "env.max_episode_steps?",
+        "logger.every_steps",
+    ),
+    *_rules(
+        POSITIVE, "net.t_scale", "critic.optimizer.lr", "algorithm.optimizer.lr", "algorithm.behaviour_optimizer.lr",
+        "algorithm.max_weight", "algorithm.epochs", "path.schedule.beta_1", "budget.fraction", "sampling.temperature",
+    ),
+    *_rules(
+        NON_NEGATIVE, "critic.epochs", "algorithm.beta", "algorithm.behaviour_epochs", "path.sigma",
+        "path.schedule.beta_0", "sampling.noise_scale", "eval.seed_offset", "checkpoint.every_minutes",
+    ),
+    *_rules(_between(0, 1, True, True), "critic.expectile"),
+    *_rules(_between(0, 1, True, False), "critic.discount", "critic.polyak"),
+    *_rules(_between(0, 1, False, True), "algorithm.ema_decay?"),  # [0, 1)
+    *_rules(FINITE, "env.ref_min_score?", "env.ref_max_score?"),
+)  # fmt: skip
 
 
 def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
