@@ -39,6 +39,10 @@ ABLATIONS = {
     "reference-weights": ["algorithm.advantage_normalization=none", "algorithm.beta=16", "algorithm.max_weight=1000"],
     "reference-lr": ["algorithm.optimizer.lr=1e-4"],
     "published-weights": ["algorithm.advantage_normalization=none", "algorithm.beta=3.0"],  # IQL's exp(3·A)
+    # the advantage unit chosen from the data: exp(A/T) keeps this effective fraction of the transitions
+    "ess-0.5": ["algorithm.advantage_normalization=ess", "algorithm.target_ess=0.5"],
+    "ess-0.1": ["algorithm.advantage_normalization=ess", "algorithm.target_ess=0.1"],
+    "ess-0.03": ["algorithm.advantage_normalization=ess", "algorithm.target_ess=0.03"],
 }
 
 

@@ -21,8 +21,8 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 
 from genrl.acting.policy import SELECTIONS
 from genrl.algorithms.gmpg import GRADIENTS
-from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.algorithms.iql import LR_SCHEDULES
+from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
 from genrl.critics.iql import V_TARGETS
 from genrl.data.rewards import REWARD_TRANSFORMS
 from genrl.evaluation.evaluator import VECTORIZATION_MODES
@@ -178,7 +178,8 @@ class GMPOConfig:
     max_weight: float = MISSING  # W_max, upper clamp of the weights
     epochs: float = 10000  # passes over the data in the policy phase
     batch_size: int
-    advantage_normalization: AdvantageNormalization  # none (reference) | std: β·A/σ_A
+    advantage_normalization: AdvantageNormalization  # none (reference) | std: β·A/σ_A | ess: β·A/T_ess
+    target_ess: float  # ess: the weights exp(A/T) keep this effective fraction of the data
     behaviour_epochs: float  # > 0: a behaviour-cloning phase initialises the policy
     ema_decay: float | None  # an EMA of the policy's weights acts (evaluation, Agent)
 
@@ -217,7 +218,8 @@ class IQLConfig:
     max_weight: float
     epochs: float
     batch_size: int
-    advantage_normalization: AdvantageNormalization  # none (IQL) | std: β·A/σ_A
+    advantage_normalization: AdvantageNormalization  # none (IQL) | std: β·A/σ_A | ess: β·A/T_ess
+    target_ess: float
     lr_schedule: LRSchedule  # cosine (IQL: decays to 0 over the policy phase) | constant
     ema_decay: float | None
 
@@ -239,7 +241,8 @@ class GMPGConfig:
     probe: Probe  # Hutchinson probe, redrawn at every evaluation: gaussian (reference) | rademacher
     recompute: bool  # checkpoint every ODE step: memory O(steps·B·A) instead of O(steps·activations)
     chunk_size: int | None  # accumulate the gradient over slices of this many states (None: whole batch)
-    advantage_normalization: AdvantageNormalization  # none (reference) | std: −β·Q/σ_A
+    advantage_normalization: AdvantageNormalization  # none (reference) | std: −β·Q/σ_A | ess: −β·Q/T_ess
+    target_ess: float
     clamp_actions: bool  # Q at the action clamped to the data's action box
     ema_decay: float | None  # μ (and so π's start) is the EMA of the behaviour-cloning weights
 

@@ -88,7 +88,7 @@ RANGES: tuple[Range, ...] = (
         NON_NEGATIVE, "critic.epochs", "algorithm.beta", "algorithm.behaviour_epochs", "path.sigma",
         "path.schedule.beta_0", "sampling.noise_scale", "eval.seed_offset", "checkpoint.every_minutes",
     ),
-    *_rules(_between(0, 1, True, True), "critic.expectile"),
+    *_rules(_between(0, 1, True, True), "critic.expectile", "algorithm.target_ess"),
     *_rules(_between(0, 1, True, False), "critic.discount", "critic.polyak"),
     *_rules(_between(0, 1, False, True), "algorithm.ema_decay?"),  # [0, 1)
     *_rules(FINITE, "env.ref_min_score?", "env.ref_max_score?"),

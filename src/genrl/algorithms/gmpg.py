@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.critics import IQLCritic
+from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models import GenerativeModel, LikelihoodSettings
@@ -37,6 +37,7 @@ class GMPG(Stateful):
 
     * ``advantage_normalization="std"``: the Q term is −β·Q/σ_A, σ_A the critic's advantage std over the data,
       so β is dimensionless (the same β means the same trade-off against the KL at any reward scale);
+      ``"ess"``: −β·Q/T_ess (genrl/critics/advantage_scale.py);
     * ``clamp_actions``: Q is evaluated at a_θ clamped to the dataset's action box — the action the simulator
       executes — so π gains nothing from drifting where Q extrapolates outside the data's support;
     * ``ema_decay``: μ is the exponential moving average of the behaviour-cloning weights (π starts from it).
@@ -60,11 +61,13 @@ class GMPG(Stateful):
         recompute: bool = True,
         chunk_size: int | None = None,
         advantage_normalization: str = "none",
+        target_ess: float = 0.5,
         clamp_actions: bool = False,
         ema_decay: float | None = None,
     ) -> None:
         check_choice("algorithm.gradient", gradient, GRADIENTS)
         check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
+        self.target_ess = target_ess
         self.behaviour, self.policy = make_model(), make_model()
         self.critic = critic
         self.behaviour_optimizer = behaviour_optimizer(self.behaviour.parameters())
@@ -111,7 +114,7 @@ class GMPG(Stateful):
         if self.behaviour_ema is not None:
             self.behaviour.load_state_dict(self.behaviour_ema.module.state_dict())
         self.policy.load_state_dict(self.behaviour.state_dict())
-        self.critic.fit_advantage_scale(data)
+        self.critic.fit_advantage_scale(data, self.advantage_normalization, self.target_ess)
         self._set_action_box(data)
 
     def _set_action_box(self, data: Transitions) -> None:
@@ -128,7 +131,7 @@ class GMPG(Stateful):
             log_mu = self._reference_behaviour_log_prob(action, obs)
         q = self.critic.q.min_q(obs, self._clamp(action))
         kl = (log_pi - log_mu) * self.kl_scale  # bits per action dimension
-        scale = self.critic.advantage_scale if self.advantage_normalization == "std" else 1.0
+        scale = self.critic.advantage_scale if self.advantage_normalization != "none" else 1.0
         loss = (-self.beta * q / scale + kl).mean()
         return loss, {"loss": loss.detach(), "q_mean": q.detach().mean(), "kl_bits": kl.detach().mean()}
 

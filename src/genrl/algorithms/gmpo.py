@@ -10,12 +10,11 @@ from torch import Tensor, nn
 
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
+from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models import GenerativeModel
 from genrl.training.phases import Metrics, Phase, Stateful
-
-ADVANTAGE_NORMALIZATIONS = ("none", "std")
 
 
 class GMPO(PolicyUpdates, Stateful):
@@ -26,6 +25,8 @@ class GMPO(PolicyUpdates, Stateful):
 
     * ``advantage_normalization="std"``: weights exp(β·A/σ_A) with σ_A the std of A over the dataset, so β
       is dimensionless and the weighting does not change when the rewards are rescaled;
+    * ``advantage_normalization="ess"``: weights exp(β·A/T) with T the temperature at which exp(A/T) keeps the
+      effective fraction ``target_ess`` of the data (genrl/critics/advantage_scale.py), also scale-free;
     * ``behaviour_epochs > 0``: a behaviour-cloning phase (unweighted loss) initialises the policy;
     * ``ema_decay``: an exponential moving average of the policy's weights is the copy that acts.
     """
@@ -40,10 +41,12 @@ class GMPO(PolicyUpdates, Stateful):
         epochs: float,
         batch_size: int = 4096,
         advantage_normalization: str = "none",
+        target_ess: float = 0.5,
         behaviour_epochs: float = 0.0,
         ema_decay: float | None = None,
     ) -> None:
         check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
+        self.target_ess = target_ess
         self.init_policy(make_model(), optimizer, ema_decay, critic)
         self.beta, self.max_weight = beta, max_weight
         self.epochs, self.batch_size = epochs, batch_size
@@ -62,11 +65,11 @@ class GMPO(PolicyUpdates, Stateful):
 
     def start_policy(self, data: Transitions) -> None:
         """Measure the advantage scale σ_A of the now-frozen critic (weights, softmax candidate selection)."""
-        self.critic.fit_advantage_scale(data)
+        self.critic.fit_advantage_scale(data, self.advantage_normalization, self.target_ess)
 
     def weights(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         """(w, β·A/σ): w = min(exp(β·A/σ), W_max), σ = σ_A or 1; computed as exp(min(x, log W)), no overflow."""
-        scale = self.critic.advantage_scale if self.advantage_normalization == "std" else 1.0
+        scale = self.critic.advantage_scale if self.advantage_normalization != "none" else 1.0
         beta_adv = self.beta * self.critic.advantage(obs, action) / scale
         return torch.exp(beta_adv.clamp(max=math.log(self.max_weight))), beta_adv
 

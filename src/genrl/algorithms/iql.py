@@ -8,9 +8,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
+from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models.gaussian import GaussianPolicy
@@ -46,10 +46,12 @@ class IQL(PolicyUpdates, Stateful):
         epochs: float = 256,
         batch_size: int = 256,
         advantage_normalization: str = "none",
+        target_ess: float = 0.5,
         lr_schedule: str = "cosine",
         ema_decay: float | None = None,
     ) -> None:
         check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
+        self.target_ess = target_ess
         check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)
         self.init_policy(make_model(), optimizer, ema_decay, critic)
         self.beta, self.max_weight = beta, max_weight
@@ -72,14 +74,14 @@ class IQL(PolicyUpdates, Stateful):
         return [self.policy, self.critic.q, self.critic.v, self.critic.q_target]
 
     def start_policy(self, data: Transitions) -> None:
-        """Measure σ_A of the frozen critic (``advantage_normalization="std"``, softmax candidate selection)."""
-        self.critic.fit_advantage_scale(data)
+        """Measure the advantage unit of the frozen critic (σ_A or T_ess: the weights, softmax candidate selection)."""
+        self.critic.fit_advantage_scale(data, self.advantage_normalization, self.target_ess)
 
     @torch.no_grad()
     def weights(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
-        """(w, β·A/σ): w = min(exp(β·A/σ), W_max), A from the target Q̄ and V, σ = σ_A or 1."""
+        """(w, β·A/σ): w = min(exp(β·A/σ), W_max), A from the target Q̄ and V, σ = σ_A, T_ess or 1."""
         advantage = self.critic.q_target.min_q(obs, action) - self.critic.v(obs)
-        scale = self.critic.advantage_scale if self.advantage_normalization == "std" else 1.0
+        scale = self.critic.advantage_scale if self.advantage_normalization != "none" else 1.0
         beta_adv = self.beta * advantage / scale
         return torch.exp(beta_adv.clamp(max=math.log(self.max_weight))), beta_adv
 

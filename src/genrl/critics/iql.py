@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from genrl.critics.advantage_scale import advantage_scale
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.networks import DoubleQ, ValueNet
@@ -54,7 +55,7 @@ class IQLCritic(Stateful):
         self.v_optimizer = optimizer(self.v.parameters())
         self.epochs, self.batch_size = epochs, batch_size
         self.expectile, self.discount, self.polyak, self.v_target = expectile, discount, polyak, v_target
-        self.advantage_scale = 1.0  # std of A over the dataset, once measured (fit_advantage_scale)
+        self.advantage_scale = 1.0  # the unit of A over the dataset, once measured (fit_advantage_scale)
 
     def phase(self) -> Phase:
         return Phase("critic", self.epochs, self.batch_size, self.update)
@@ -94,19 +95,23 @@ class IQLCritic(Stateful):
         return self.q.min_q(obs, action) - self.v(obs)
 
     @torch.no_grad()
-    def fit_advantage_scale(self, data: Transitions, chunk: int = 65536) -> float:
-        """Measure σ_A, the standard deviation of A(s, a) over every transition of ``data``, and keep it.
+    def fit_advantage_scale(
+        self, data: Transitions, rule: str = "std", target_ess: float = 0.5, chunk: int = 65536
+    ) -> float:
+        """Measure the unit of A(s, a) over every transition of ``data`` and keep it: σ_A (``rule`` "std", and
+        "none", whose weights do not use it but whose softmax selection does) or the temperature of effective
+        sample fraction ``target_ess`` ("ess"; genrl/critics/advantage_scale.py).
 
-        Dividing advantages (or Q) by σ_A makes β dimensionless: multiplying every reward by c multiplies A
-        and σ_A by c and leaves β·A/σ_A unchanged.
+        Dividing advantages (or Q) by it makes β dimensionless: multiplying every reward by c multiplies A
+        and the unit by c and leaves β·A/unit unchanged.
         """
         adv = torch.cat([self.advantage(data.obs[i : i + chunk], data.action[i : i + chunk])
                          for i in range(0, len(data), chunk)]).double()  # fmt: skip
-        scale = float(adv.std()) if adv.numel() > 1 else 0.0
-        if not scale > 0.0:
-            raise ValueError(f"{data.source}: the critic's advantages are constant; cannot normalise their scale")
-        self.advantage_scale = scale
-        return scale
+        try:
+            self.advantage_scale = advantage_scale(adv, "std" if rule == "none" else rule, target_ess)
+        except ValueError as err:
+            raise ValueError(f"{data.source}: the critic's advantages: {err}") from None
+        return self.advantage_scale
 
     def stateful_members(self) -> dict[str, Any]:
         return {
