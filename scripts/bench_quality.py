@@ -43,6 +43,8 @@ ABLATIONS = {
     "ess-0.5": ["algorithm.advantage_normalization=ess", "algorithm.target_ess=0.5"],
     "ess-0.1": ["algorithm.advantage_normalization=ess", "algorithm.target_ess=0.1"],
     "ess-0.03": ["algorithm.advantage_normalization=ess", "algorithm.target_ess=0.03"],
+    "discount-0.995": ["critic.discount=0.995"],  # a 200-step horizon instead of 100 (walker2d's falls)
+    "critic-40k": ["budget.phase_steps.critic=40000"],  # V still rising at 20k on halfcheetah
 }
 
 
