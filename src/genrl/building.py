@@ -18,13 +18,12 @@ from genrl.data import Transitions, check_against_env, transform_rewards
 from genrl.data.normalization import ObservationNormalizer
 from genrl.errors import ConfigError, GenrlError
 from genrl.evaluation import Task, make_env
+from genrl.run_folder import NO_PATH
 
 log = logging.getLogger(__name__)
 
 #: Keys of instantiated nodes that label the option and are not constructor arguments.
 LABEL_KEYS = ("name",)
-#: ``path=none``, and the ``path`` recorded by algorithms whose policy is not generative.
-NO_PATH = "none"
 #: What only a generative policy uses: ignored by an algorithm with its own policy (``algorithm.policy``).
 GENERATIVE_KEYS = ("path", "net", "model", "sampling.steps", "sampling.method")
 

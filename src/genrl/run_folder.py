@@ -15,11 +15,11 @@ LOCK_FILE = ".genrl.lock"
 HYDRA_SUBDIR = ".hydra"  # Hydra's config.yaml, hydra.yaml, overrides.yaml (train.py writes them)
 #: Config keys that may change between a run and its resumption (they do not change the result).
 RESUMABLE_KEYS = ("logger", "checkpoint", "device", "eval.vectorization", "eval.num_envs")
+NO_PATH = "none"  # ``path=none``, and results.json's ``path`` of an algorithm whose policy is not generative
 
 
 def check_resumable(run_dir: Path, config: dict[str, Any], stored: dict[str, Any] | None) -> None:
-    """Refuse to resume the checkpoint in ``run_dir`` (its config ``stored``; None: none) if written by another
-    configuration."""
+    """Refuse to resume a checkpoint (its config ``stored``; None: none) of another configuration."""
     if stored is None:
         return
     ours, theirs = _flatten(config), _flatten(stored)

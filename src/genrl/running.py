@@ -16,13 +16,13 @@ from omegaconf import DictConfig, OmegaConf
 
 import genrl
 from genrl.acting.loading import build_acting_policy, make_sampler
-from genrl.building import GENERATIVE_KEYS, NO_PATH, build_algorithm, own_policy, prepare_data, unused_config
+from genrl.building import GENERATIVE_KEYS, build_algorithm, own_policy, prepare_data, unused_config
 from genrl.config import plain, without_retired_keys
 from genrl.config_checks import check_config, resolve_device
 from genrl.data import Transitions
 from genrl.evaluation import SCORE_SCALE, Evaluator, Task
 from genrl.io import write_json, write_text
-from genrl.run_folder import CHECKPOINT_FILE, CONFIG_FILE, RESULTS_FILE, check_resumable
+from genrl.run_folder import CHECKPOINT_FILE, CONFIG_FILE, NO_PATH, RESULTS_FILE, check_resumable
 from genrl.seeding import seed_everything
 from genrl.training.acceleration import autocast, compile_modules, configure_matmul
 from genrl.training.budget import Budget

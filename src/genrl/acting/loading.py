@@ -67,20 +67,13 @@ def load_acting_policy(
         scale = float(weights["critic"].get("advantage_scale", 1.0))
     normalizer = meta.get("obs_normalizer")
     normalizer = ObservationNormalizer.from_dict(normalizer) if normalizer else None
-    acting = build_acting_policy(
-        cfg, make_sampler(cfg, policy), critic_q, scale, normalizer, meta.get("action_box"), device
-    )
-    return policy, acting
+    sample = make_sampler(cfg, policy)
+    return policy, build_acting_policy(cfg, sample, critic_q, scale, normalizer, meta.get("action_box"), device)
 
 
 def build_acting_policy(
-    cfg: DictConfig,
-    sample: Callable[[Tensor], Tensor],
-    critic_q: nn.Module | None,
-    advantage_scale: float,
-    normalizer: ObservationNormalizer | None,
-    action_box: tuple[list[float], list[float]] | None,
-    device: torch.device,
+    cfg: DictConfig, sample: Callable[[Tensor], Tensor], critic_q: nn.Module | None, advantage_scale: float,
+    normalizer: ObservationNormalizer | None, action_box: tuple[list[float], list[float]] | None, device: torch.device,
 ) -> ActingPolicy:
     """What acts in evaluation and deployment: normalisation, then ``sampling.candidates`` scored by min(Q1, Q2)."""
     sampling = cfg.sampling

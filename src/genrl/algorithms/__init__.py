@@ -5,6 +5,4 @@ from genrl.algorithms.gmpg import GMPG
 from genrl.algorithms.gmpo import GMPO
 from genrl.algorithms.iql import IQL
 
-ALGORITHMS = {"gmpo": GMPO, "gmpg": GMPG, "bc": BehaviourCloning, "iql": IQL}
-
-__all__ = ["ALGORITHMS", "GMPG", "GMPO", "IQL", "BehaviourCloning"]
+__all__ = ["GMPG", "GMPO", "IQL", "BehaviourCloning"]

@@ -23,7 +23,7 @@ from pathlib import PurePath
 from typing import Any
 
 from genrl.reporting.results import ResultsError, RunRecord, Warn, group_runs, record_order
-from genrl.run_folder import RESUMABLE_KEYS
+from genrl.run_folder import NO_PATH, RESUMABLE_KEYS  # NO_PATH: its column is just "IQL"
 
 #: Never part of a configuration's identity: the seed and what a resumed run may change.
 IGNORED_KEYS = ("seed", *RESUMABLE_KEYS)
@@ -38,7 +38,6 @@ NO_CONFIG = "no config.yaml"  # the label of runs without config.yaml beside run
 
 ALGORITHM_ORDER = ("gmpo", "gmpg", "bc", "iql")
 PATH_ORDER = ("vpsde", "gvp", "icfm", "none")
-NO_PATH = "none"  # the path of algorithms whose policy is not generative (IQL): its column is just "IQL"
 
 CellKey = tuple[str, str, str, str]  # (env, algorithm, path, variant label; "" when the runs agree)
 Column = tuple[str, ...]  # (algorithm, path) or (algorithm, path, variant), lower-case; variant "" = the only one
