@@ -93,14 +93,14 @@ def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
 
     sys.path.insert(0, str(REPO / "src"))
     from genrl.config import plain
+    from genrl.run_folder import differing_keys
 
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         config = OmegaConf.to_container(plain(compose("config", overrides=overrides)), resolve=True)
     seed_dir = run_dir.name
     for donor in sorted(runs.glob(f"*/{seed_dir}/checkpoint.critic.pt")):
         state = torch.load(donor, map_location="cpu", weights_only=False)
-        differing = [k for k in _flat(config).keys() | _flat(state["metadata"]["config"]).keys()
-                     if _flat(config).get(k) != _flat(state["metadata"]["config"]).get(k)]  # fmt: skip
+        differing = differing_keys(config, state["metadata"]["config"])
         if all(k.startswith(POLICY_PHASE_KEYS) for k in differing) and "algorithm._target_" not in differing:
             state["metadata"]["config"] = config
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -109,12 +109,6 @@ def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
             torch.save(state, run_dir / "checkpoint.pt")
             print(f"  {run_dir}: starts from the critic of {donor.parent}", flush=True)
             return
-
-
-def _flat(tree, prefix: str = "") -> dict:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    return {k: v for key, value in tree.items() for k, v in _flat(value, f"{prefix}{key}.").items()} if tree else {}
 
 
 def mean_std(values: list[float]) -> str:

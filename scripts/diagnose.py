@@ -31,6 +31,7 @@ from omegaconf import OmegaConf
 from genrl.acting.loading import load_acting_policy
 from genrl.building import build_algorithm, prepare_data
 from genrl.config import Config, plain, without_retired_keys
+from genrl.critics.advantage_scale import effective_sample_fraction
 from genrl.training.checkpoint import load_checkpoint
 
 #: Transitions within this many steps of a time-limit truncation have an unknown tail: γ^300 < 5 % at γ = 0.99.
@@ -124,8 +125,8 @@ def diagnose(run_dir: Path, states: int) -> dict:
     weights = {"sigma_A": sigma, "quantiles_A_over_sigma": quantiles}
     max_weight = float(OmegaConf.select(cfg, "algorithm.max_weight", default=100.0) or 100.0)
     for beta in BETAS:
-        w = np.exp(np.minimum(beta * z, math.log(max_weight)))
-        weights[f"beta={beta}"] = {"ess_fraction": float(w.sum() ** 2 / (len(w) * (w**2).sum())),
+        log_w = torch.from_numpy(np.minimum(beta * z, math.log(max_weight)))
+        weights[f"beta={beta}"] = {"ess_fraction": effective_sample_fraction(log_w),
                                    "clipped_fraction": float((beta * z > math.log(max_weight)).mean())}  # fmt: skip
     out["weights"] = weights
 

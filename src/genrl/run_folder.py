@@ -22,14 +22,18 @@ def check_resumable(run_dir: Path, config: dict[str, Any], stored: dict[str, Any
     """Refuse to resume a checkpoint (its config ``stored``; None: none) of another configuration."""
     if stored is None:
         return
-    ours, theirs = _flatten(config), _flatten(stored)
-    differing = sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)
-                       and not k.startswith(RESUMABLE_KEYS))  # fmt: skip
+    differing = [k for k in differing_keys(config, stored) if not k.startswith(RESUMABLE_KEYS)]
     if differing:
         raise ConfigError(
             f"{run_dir} holds a checkpoint of a different configuration (differs at: "
             f"{', '.join(differing[:5])}); choose another folder with hydra.run.dir=... or delete it"
         )
+
+
+def differing_keys(config: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """The dotted keys (``critic.polyak``) whose values differ between two resolved configs, sorted."""
+    ours, theirs = _flatten(config), _flatten(other)
+    return sorted(k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k))
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
