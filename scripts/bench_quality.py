@@ -45,6 +45,11 @@ ABLATIONS = {
     "ess-0.03": ["algorithm.advantage_normalization=ess", "algorithm.target_ess=0.03"],
     "discount-0.995": ["critic.discount=0.995"],  # a 200-step horizon instead of 100 (walker2d's falls)
     "critic-40k": ["budget.phase_steps.critic=40000"],  # V still rising at 20k on halfcheetah
+    # expectile τ of V: 0.7 is optimistic (V(s') assumes the better actions are taken); 0.5 is the data's own value
+    "expectile-0.5": ["critic.expectile=0.5"],
+    "expectile-0.9": ["critic.expectile=0.9"],
+    "policy-40k": ["budget.phase_steps.policy=40000"],  # does a longer policy phase help or hurt
+    "wide-net": ["net.hidden_sizes=[256,256,256]"],  # the policy backbone for 6-D actions
 }
 
 

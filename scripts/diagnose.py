@@ -30,7 +30,7 @@ from omegaconf import OmegaConf
 
 from genrl.acting.loading import load_acting_policy
 from genrl.building import build_algorithm, prepare_data
-from genrl.config import Config, plain, without_retired_keys
+from genrl.config import Config, plain, upgraded_config
 from genrl.critics.advantage_scale import effective_sample_fraction
 from genrl.training.checkpoint import load_checkpoint
 
@@ -85,7 +85,7 @@ def diagnose(run_dir: Path, states: int) -> dict:
     if state is None:
         raise SystemExit(f"error: {run_dir}: no checkpoint.pt")
     meta = state["metadata"]
-    cfg = plain(OmegaConf.merge(OmegaConf.structured(Config), without_retired_keys(meta["config"])))
+    cfg = plain(OmegaConf.merge(OmegaConf.structured(Config), upgraded_config(meta["config"])))
     torch.manual_seed(0)
     prepared = prepare_data(cfg, torch.device("cpu"))
     data = prepared.data
@@ -117,7 +117,8 @@ def diagnose(run_dir: Path, states: int) -> dict:
         # what an exact A would reach, if G − Q were noise independent of A: std(A) / std(G − V)
         "advantage_signal_ceiling": float(adv[known].std() / (g - v)[known].std()),
         "terminal_v_next_mean": float(critic.v(data.next_obs[torch.from_numpy(terminal)]).mean().detach())
-        if terminal.any() else math.nan,
+        if terminal.any()
+        else math.nan,
     }
     z = adv / sigma
     levels = (0.01, 0.05, 0.5, 0.95, 0.99)

@@ -1,16 +1,20 @@
 """What a refactor must not change: every algorithm × path at ``budget=smoke`` on the demo, fixed seed.
 
-``python tests/smoke_scores.py`` records them into ``tests/data/smoke_scores.json`` (run it only on purpose: the
-file is the reference that ``tests/test_smoke_scores.py`` compares bit for bit).
+``python tests/smoke_scores.py`` adds this machine's recording to ``tests/data/smoke_scores.json`` (run it only on
+purpose, on the commit before a refactor: the file is the reference that ``tests/test_smoke_scores.py`` compares).
+Floating-point results depend on the CPU's kernels (torch dispatches AVX2/AVX-512 code, whose sums round
+differently), so each recording carries the :func:`machine` it was made on; bit-identity is asserted on that machine.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import platform
 import sys
 from pathlib import Path
 
+import numpy
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -59,11 +63,34 @@ def smoke_scores(name: str, root: Path) -> dict[str, object]:
     }
 
 
+def machine() -> dict[str, str]:
+    """What floating-point results depend on besides genrl: the CPU (model, flags), torch's kernel choice, numpy."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    fields = dict(line.split(":", 1) for line in reversed(lines) if ":" in line)  # the first CPU's
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    model, flags = fields.get("model name", platform.processor()), fields.get("flags", "")
+    return {
+        "cpu": model,
+        "cpu_flags_sha256": hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:16],
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+    }
+
+
+def recordings() -> list[dict]:
+    """Every recording: ``{"machine": machine() or None if unknown, "scores": {case: smoke_scores}}``."""
+    return json.loads(REFERENCE.read_text())["recordings"] if REFERENCE.exists() else []
+
+
 if __name__ == "__main__":
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         scores = {name: smoke_scores(name, Path(tmp)) for name in CASES}
+    here = machine()
+    kept = [r for r in recordings() if r["machine"] != here]
     REFERENCE.parent.mkdir(exist_ok=True)
-    REFERENCE.write_text(json.dumps(scores, indent=1) + "\n")
-    print(f"wrote {REFERENCE} ({len(scores)} runs)")
+    REFERENCE.write_text(json.dumps({"recordings": [*kept, {"machine": here, "scores": scores}]}, indent=1) + "\n")
+    print(f"wrote {REFERENCE} ({len(scores)} runs on {here})")

@@ -337,7 +337,7 @@ def test_every_option_string_is_a_typed_choice_from_its_constructors_tuple():
     """One source of allowed values: the config's choices are the tuples the constructors check against."""
     from genrl import config
     from genrl.acting.policy import SELECTIONS
-    from genrl.algorithms.gmpo import ADVANTAGE_NORMALIZATIONS
+    from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
     from genrl.models.likelihood import ESTIMATORS, PROBES
     from genrl.training.acceleration import AUTOCAST_KINDS, COMPILE_MODES
 

@@ -13,7 +13,7 @@ from hydra.utils import get_object
 from omegaconf import OmegaConf
 
 import genrl.config
-from genrl.config import Config, Estimator, schema, without_retired_keys
+from genrl.config import Config, Estimator, schema, upgraded_config
 
 SCHEMAS = sorted(
     (obj for obj in vars(genrl.config).values() if isinstance(obj, type) and dataclasses.is_dataclass(obj)),
@@ -59,5 +59,5 @@ def test_a_run_config_from_an_earlier_version_still_loads():
     old["env"].update(d4rl_file="hopper_medium-v2.hdf5", minari_id=None, npz_path=None)
     with pytest.raises(Exception, match="d4rl_file"):
         OmegaConf.merge(OmegaConf.structured(Config), old)
-    cfg = OmegaConf.merge(OmegaConf.structured(Config), without_retired_keys(old))
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), upgraded_config(old))
     assert "d4rl_file" not in cfg.env and cfg.env == OmegaConf.structured(Config).env

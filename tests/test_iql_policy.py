@@ -16,7 +16,8 @@ from conftest import CONF, compose_config, run_train
 from genrl import Agent
 from genrl.acting.loading import make_sampler
 from genrl.algorithms import GMPO, IQL, BehaviourCloning
-from genrl.building import GENERATIVE_KEYS, build_algorithm
+from genrl.algorithms.base import GENERATIVE_KEYS
+from genrl.building import build_algorithm
 from genrl.errors import ConfigError
 from genrl.models import GenerativeModel
 from genrl.models.gaussian import GaussianPolicy

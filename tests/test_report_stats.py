@@ -18,7 +18,7 @@ import yaml
 from omegaconf import OmegaConf
 
 from conftest import compose_config
-from genrl.building import GENERATIVE_KEYS
+from genrl.algorithms.base import GENERATIVE_KEYS
 from genrl.cli.report import main
 from genrl.reporting.configs import IGNORED_KEYS
 from genrl.run_folder import RESUMABLE_KEYS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -9,10 +10,11 @@ from typing import Any
 import numpy as np
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from genrl.algorithms import Algorithm
 from genrl.config_checks import check_env_id
 from genrl.data import Transitions, check_against_env, transform_rewards
 from genrl.data.normalization import ObservationNormalizer
@@ -24,14 +26,12 @@ log = logging.getLogger(__name__)
 
 #: Keys of instantiated nodes that label the option and are not constructor arguments.
 LABEL_KEYS = ("name",)
-#: What only a generative policy uses: ignored by an algorithm with its own policy (``algorithm.policy``).
-GENERATIVE_KEYS = ("path", "net", "model", "sampling.steps", "sampling.method")
 
 
 def build(node: DictConfig, *, omit: tuple[str, ...] = (), **runtime: Any) -> Any:
     """Instantiate a ``_target_`` node; runtime-only values (dims, built objects) come as keyword arguments.
 
-    ``omit`` names keys of the node that are built elsewhere (an algorithm's own ``policy``).
+    ``omit`` names keys of the node that are built elsewhere (an algorithm's own ``policy``, a critic's networks).
     """
     spec = OmegaConf.to_container(node, resolve=True, enum_to_str=True)  # choices as plain strings
     for key in (*LABEL_KEYS, *omit):
@@ -49,24 +49,36 @@ def build(node: DictConfig, *, omit: tuple[str, ...] = (), **runtime: Any) -> An
     return obj
 
 
-def own_policy(cfg: DictConfig) -> DictConfig | None:
-    """The node of an algorithm's own, non-generative policy (``algorithm.policy``: IQL's Gaussian), else None."""
-    return OmegaConf.select(cfg, "algorithm.policy")
+def build_network(node: DictConfig, **dims: Any) -> nn.Module:
+    """A network node with those of ``dims`` (obs_dim, action_dim, …) that its constructor takes."""
+    accepted = inspect.signature(get_object(node._target_)).parameters
+    return build(node, **{name: value for name, value in dims.items() if name in accepted})
+
+
+def algorithm_class(cfg: DictConfig) -> type[Algorithm]:
+    """The class ``algorithm=`` names: its declarations (policy, critics, sampler) say what to build."""
+    return get_object(cfg.algorithm._target_)
+
+
+def has_critic(cfg: DictConfig) -> bool:
+    """Whether ``critic=`` names one (``critic=none`` has no ``_target_``)."""
+    return OmegaConf.select(cfg, "critic._target_") is not None
 
 
 def unused_config(cfg: DictConfig) -> list[str]:
-    """Config keys that do not affect this run: the generative model's, for an algorithm with its own policy."""
-    return list(GENERATIVE_KEYS) if own_policy(cfg) is not None else []
+    """Config keys that do not affect this run (the generative model's, for an algorithm with its own policy)."""
+    return list(algorithm_class(cfg).unused_keys()) + ([] if has_critic(cfg) else ["critic"])
 
 
 def build_policy_model(
     cfg: DictConfig, obs_dim: int, action_dim: int, action_box: tuple[list[float], list[float]] | None = None
 ) -> nn.Module:
-    """A fresh policy: the algorithm's own (``algorithm.policy``, bounded by ``action_box``) or the generative
-    model (network + path + parameterisation)."""
-    node = own_policy(cfg)
-    if node is not None:
+    """A fresh policy, as the algorithm declares it: its own (``algorithm.<policy_key>``, bounded by
+    ``action_box``) or the generative model (network + path + parameterisation)."""
+    cls = algorithm_class(cfg)
+    if cls.policy_key is not None:
         low, high = action_box if action_box is not None else (None, None)
+        node = cfg.algorithm[cls.policy_key]
         return build(node, obs_dim=obs_dim, action_dim=action_dim, action_low=low, action_high=high)
     if cfg.path.name == NO_PATH:
         raise ConfigError(
@@ -77,21 +89,32 @@ def build_policy_model(
     return build(cfg.model, net=net, path=build(cfg.path))
 
 
+def build_critic(cfg: DictConfig, obs_dim: int, action_dim: int, device: torch.device) -> Any | None:
+    """The ``critic=`` option's critic with its networks (those its class declares) on ``device``; None for none."""
+    if not has_critic(cfg):
+        return None
+    node = cfg.critic
+    networks = get_object(node._target_).networks
+    built = {key: build_network(node[key], obs_dim=obs_dim, action_dim=action_dim).to(device) for key in networks}
+    return build(node, omit=networks, **built)
+
+
 def build_algorithm(
     cfg: DictConfig,
     obs_dim: int,
     action_dim: int,
     device: torch.device,
     action_box: tuple[list[float], list[float]] | None = None,
-):
-    q_net = build(cfg.critic.q_net, obs_dim=obs_dim, action_dim=action_dim).to(device)
-    v_net = build(cfg.critic.v_net, obs_dim=obs_dim).to(device)
-    critic = build(cfg.critic, q_net=q_net, v_net=v_net)
+) -> Algorithm:
+    """The algorithm of ``cfg``, from what its class declares: its critic, then a factory of its policy models."""
+    cls = algorithm_class(cfg)
+    critic = build_critic(cfg, obs_dim, action_dim, device)
 
     def make_model() -> nn.Module:
         return build_policy_model(cfg, obs_dim, action_dim, action_box).to(device)
 
-    return build(cfg.algorithm, omit=("policy",), make_model=make_model, critic=critic)
+    omit = () if cls.policy_key is None else (cls.policy_key,)
+    return build(cfg.algorithm, omit=omit, make_model=make_model, critic=critic)
 
 
 def make_task(cfg: DictConfig, data: Transitions) -> Task:
@@ -140,5 +163,3 @@ def prepare_data(cfg: DictConfig, device: torch.device) -> PreparedData:
     if normalizer is not None:
         data = normalizer.transitions(data)
     return PreparedData(data.to(device), task, dataset_score, normalizer, action_box)
-
-

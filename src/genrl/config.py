@@ -153,7 +153,10 @@ class VNetConfig:
 
 @schema
 class CriticConfig:
+    """``critic=iql``: twin Q, target Q̄ and V by expectile regression (genrl/critics/iql.py)."""
+
     _target_: str = "genrl.critics.IQLCritic"
+    name: str = "iql"
     q_net: QNetConfig = field(default_factory=QNetConfig)
     v_net: VNetConfig = field(default_factory=VNetConfig)
     optimizer: AdamConfig = field(default_factory=AdamConfig)
@@ -319,14 +322,19 @@ class NPZDatasetConfig:
 
 # Keys that earlier versions wrote into run configs and checkpoints; dropped when an old run is loaded.
 RETIRED_KEYS = {"env": ("d4rl_file", "minari_id", "npz_path")}
+# Keys added since, with the value an earlier run had implicitly (before the critic= group, every critic was IQL's).
+ADDED_KEYS = {"critic": {"name": "iql"}}
 
 
-def without_retired_keys(config: dict[str, Any]) -> dict[str, Any]:
-    """A run config recorded by an earlier genrl, without the keys this version no longer has."""
+def upgraded_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A run config recorded by an earlier genrl as this version writes it: retired keys dropped, added ones filled."""
     config = dict(config)
     for node, keys in RETIRED_KEYS.items():
         if isinstance(config.get(node), dict):
             config[node] = {k: v for k, v in config[node].items() if k not in keys}
+    for node, added in ADDED_KEYS.items():
+        if isinstance(config.get(node), dict):
+            config[node] = {**added, **config[node]}
     return config
 
 
@@ -421,7 +429,7 @@ class Config:
     env: TaskConfig = field(default_factory=TaskConfig)
     net: NetConfig = field(default_factory=NetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
-    critic: CriticConfig = field(default_factory=CriticConfig)
+    critic: Any = MISSING  # critic=iql | none (conf/critic/)
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -438,6 +446,7 @@ def register_configs() -> None:
         ("algorithm", "gmpg_schema", GMPGConfig),
         ("algorithm", "bc_schema", BCConfig),
         ("algorithm", "iql_schema", IQLConfig),
+        ("critic", "iql_schema", CriticConfig),
         ("path", "vpsde_schema", VPSDEPathConfig),
         ("path", "gvp_schema", GVPPathConfig),
         ("path", "icfm_schema", ICFMPathConfig),

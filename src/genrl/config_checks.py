@@ -20,6 +20,7 @@ from typing import Any
 
 import gymnasium
 import torch
+from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -151,6 +152,25 @@ def _check_pairs(values: dict[str, Any]) -> None:
         raise ConfigError(
             f"algorithm.policy.log_std_max={_show(high)}: expected more than algorithm.policy.log_std_min={_show(low)}"
         )
+    check_critic(values)
+
+
+def check_critic(values: dict[str, Any]) -> None:
+    """``critic=`` is one the algorithm declares it can learn from (:attr:`Algorithm.critics`), and K > 1 candidates
+    have a critic to score them."""
+    algorithm, critic = values.get("algorithm") or {}, values.get("critic") or {}
+    name = critic.get("name", "iql")
+    allowed = get_object(algorithm["_target_"]).critics if "_target_" in algorithm else (name,)
+    if name not in allowed:
+        raise ConfigError(
+            f"critic={name}: algorithm={algorithm.get('name')} learns from {' or '.join(allowed)} (critic={allowed[0]})"
+        )
+    candidates = _get(values, "sampling.candidates")
+    if "_target_" not in critic and _is_number(candidates) and candidates > 1:
+        raise ConfigError(
+            f"sampling.candidates={candidates}: critic={name} has nothing to score candidates with; "
+            "use sampling.candidates=1 or a critic (critic=iql)"
+        )
 
 
 def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
@@ -163,9 +183,7 @@ def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     if kind == "npz":
         path = dataset.get("path")
         if path is None:
-            raise ConfigError(
-                f"dataset=npz: no file given (env={env_name} names none); pass dataset.path=FILE.npz"
-            )
+            raise ConfigError(f"dataset=npz: no file given (env={env_name} names none); pass dataset.path=FILE.npz")
         explicit = _override_keys(overrides)
         if "dataset" in explicit and "dataset.path" not in explicit and path == asset_path("demo.npz"):
             raise ConfigError(

@@ -16,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 
 import genrl
 from genrl.acting.loading import build_acting_policy, make_sampler
-from genrl.building import GENERATIVE_KEYS, build_algorithm, own_policy, prepare_data, unused_config
-from genrl.config import plain, without_retired_keys
+from genrl.building import algorithm_class, build_algorithm, prepare_data, unused_config
+from genrl.config import plain, upgraded_config
 from genrl.config_checks import check_config, resolve_device
 from genrl.data import Transitions
 from genrl.evaluation import SCORE_SCALE, Evaluator, Task
@@ -80,7 +80,7 @@ def run(
 def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -> dict[str, Any]:
     config = OmegaConf.to_container(cfg, resolve=True)
     state = load_checkpoint(run_dir / CHECKPOINT_FILE)  # before writing anything into an existing run
-    stored = None if state is None else without_retired_keys(state["metadata"].get("config", {}))
+    stored = None if state is None else upgraded_config(state["metadata"].get("config", {}))
     check_resumable(run_dir, config, stored)
     if on_accept is not None:
         on_accept()
@@ -93,17 +93,14 @@ def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -
     note_unused_config(cfg)
     algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, device, prepared.action_box)
     budget = Budget(**_budget(cfg))
-    set_phase_steps = getattr(algorithm, "set_phase_steps", None)  # optional: schedules over a phase's length
-    if set_phase_steps is not None:
-        set_phase_steps({phase.name: budget.steps_of(phase, len(data)) for phase in algorithm.phases()})
+    algorithm.set_phase_steps({phase.name: budget.steps_of(phase, len(data)) for phase in algorithm.phases()})
     precision, sample = accelerate(cfg, algorithm, device)
     ev = cfg.eval
     evaluator = Evaluator(task, ev.episodes, ev.num_envs, cfg.seed + ev.seed_offset, ev.vectorization, ev.clip_actions)
 
     def evaluate(final: bool) -> dict[str, float]:
-        critic = algorithm.critic  # frozen by the time the policy is evaluated; σ_A measured at its start
-        act = build_acting_policy(cfg, sample, critic.q, critic.advantage_scale, prepared.normalizer,
-                                  prepared.action_box, device)  # fmt: skip
+        # the critic is frozen by the time the policy is evaluated; σ_A measured at its start
+        act = build_acting_policy(cfg, sample, algorithm.critic, prepared.normalizer, prepared.action_box, device)
         with precision():
             return evaluator.evaluate(act, device, ev.final_episodes if final else ev.episodes).summary()
 
@@ -164,14 +161,15 @@ def _number(value: Any) -> str:
 
 def note_unused_config(cfg: DictConfig) -> None:
     """One log line where part of the config does not apply (``path`` for an algorithm with its own policy)."""
-    node = own_policy(cfg)
-    if node is None:
+    cls = algorithm_class(cfg)
+    if cls.policy_key is None:
         return
+    node = cfg.algorithm[cls.policy_key]
     kind = node._target_.rsplit(".", 1)[-1]
     path = "" if cfg.path.name == NO_PATH else f"path={cfg.path.name} is ignored: "
     log.info(
         "%salgorithm=%s trains its own %s, not a generative model (%s do not apply)",
-        path, cfg.algorithm.name, kind, ", ".join(GENERATIVE_KEYS),
+        path, cfg.algorithm.name, kind, ", ".join(cls.unused_keys()),
     )  # fmt: skip
     if cfg.sampling.candidates > 1 and OmegaConf.select(node, "deterministic"):
         log.info(
@@ -192,7 +190,8 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
     final = evals[-1] if evals else {}
     return {
         "algorithm": cfg.algorithm.name,
-        "path": cfg.path.name if own_policy(cfg) is None else NO_PATH,
+        "path": cfg.path.name if algorithm_class(cfg).policy_key is None else NO_PATH,
+        "critic": cfg.critic.name,
         "unused_config": unused_config(cfg),  # keys that did not affect this run (genrl-report ignores them)
         "env": cfg.env.name,
         "eval_env": task.eval_env_id,

@@ -11,23 +11,16 @@ from omegaconf.errors import OmegaConfBaseException
 from torch import Tensor, nn
 
 from genrl.acting.policy import ActingPolicy
-from genrl.building import build, build_policy_model
-from genrl.config import Config, plain, without_retired_keys
+from genrl.building import algorithm_class, build_critic, build_policy_model
+from genrl.config import Config, plain, upgraded_config
 from genrl.config_checks import check_ranges, resolved
 from genrl.data.normalization import ObservationNormalizer
 from genrl.errors import ConfigError
-from genrl.models import GenerativeModel
-from genrl.training.acceleration import make_policy_sampler
 
 
 def make_sampler(cfg: DictConfig, policy: nn.Module, compile_mode: str | None = None) -> Callable[[Tensor], Tensor]:
-    """obs → action of the acting weights: the ODE sampler of a generative policy, or the policy's own sampler."""
-    sampling = cfg.sampling
-    if isinstance(policy, GenerativeModel):
-        return make_policy_sampler(
-            policy, sampling.steps, sampling.method, cfg.fast.fused_sampler, compile_mode, sampling.noise_scale
-        )
-    return policy.sampler(sampling.noise_scale)
+    """obs → action of the acting weights, drawn as the algorithm declares (:meth:`Algorithm.make_sampler`)."""
+    return algorithm_class(cfg).make_sampler(policy, cfg.sampling, cfg.fast.fused_sampler, compile_mode)
 
 
 def acting_weights(weights: dict[str, Any]) -> dict[str, Tensor]:
@@ -47,7 +40,7 @@ def load_acting_policy(
     """
     device = torch.device(device)
     meta, weights = state["metadata"], state["algorithm"]
-    cfg = OmegaConf.merge(OmegaConf.structured(Config), without_retired_keys(meta["config"]))  # keys added since
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), upgraded_config(meta["config"]))  # keys added since
     for key, value in sampling.items():
         try:
             OmegaConf.update(cfg, f"sampling.{key}", value)
@@ -59,26 +52,31 @@ def load_acting_policy(
     policy = build_policy_model(cfg, obs_dim, action_dim, meta.get("action_box"))
     policy.load_state_dict(acting_weights(weights))
     policy.to(device).eval()
-    critic_q, scale = None, 1.0
-    if cfg.sampling.candidates > 1:
-        critic_q = build(cfg.critic.q_net, obs_dim=obs_dim, action_dim=action_dim)
-        critic_q.load_state_dict(weights["critic"]["q"])
-        critic_q.to(device).eval()
-        scale = float(weights["critic"].get("advantage_scale", 1.0))
+    critic = None
+    if cfg.sampling.candidates > 1:  # the run's critic scores the candidates
+        critic = build_critic(cfg, obs_dim, action_dim, device)
+        if critic is None:
+            raise ConfigError(f"sampling.candidates={cfg.sampling.candidates}: this run has no critic (critic=none)")
+        critic.load_state_dict(weights["critic"])
     normalizer = meta.get("obs_normalizer")
     normalizer = ObservationNormalizer.from_dict(normalizer) if normalizer else None
     sample = make_sampler(cfg, policy)
-    return policy, build_acting_policy(cfg, sample, critic_q, scale, normalizer, meta.get("action_box"), device)
+    return policy, build_acting_policy(cfg, sample, critic, normalizer, meta.get("action_box"), device)
 
 
 def build_acting_policy(
-    cfg: DictConfig, sample: Callable[[Tensor], Tensor], critic_q: nn.Module | None, advantage_scale: float,
-    normalizer: ObservationNormalizer | None, action_box: tuple[list[float], list[float]] | None, device: torch.device,
+    cfg: DictConfig,
+    sample: Callable[[Tensor], Tensor],
+    critic: Any | None,
+    normalizer: ObservationNormalizer | None,
+    action_box: tuple[list[float], list[float]] | None,
+    device: torch.device,
 ) -> ActingPolicy:
-    """What acts in evaluation and deployment: normalisation, then ``sampling.candidates`` scored by min(Q1, Q2)."""
+    """What acts in evaluation and deployment: normalisation, then ``sampling.candidates`` scored as the algorithm
+    declares (:meth:`Algorithm.candidate_scorer`: the critic's min(Q1, Q2) in units of its advantage scale)."""
     sampling = cfg.sampling
     low, high = (None, None) if action_box is None else (torch.tensor(b, device=device) for b in action_box)
+    score, scale = (None, 1.0) if critic is None else algorithm_class(cfg).candidate_scorer(critic, sampling)
     return ActingPolicy(
-        sample, normalizer, sampling.candidates, critic_q.min_q if critic_q is not None else None,
-        sampling.selection, sampling.temperature, advantage_scale, low, high,
-    )  # fmt: skip
+        sample, normalizer, sampling.candidates, score, sampling.selection, sampling.temperature, scale, low, high
+    )

@@ -7,30 +7,35 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from genrl.algorithms.base import NO_CRITIC, Algorithm
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Transitions
 from genrl.models import GenerativeModel
-from genrl.training.phases import Phase, Stateful
+from genrl.training.phases import Phase
 
 
-class BehaviourCloning(PolicyUpdates, Stateful):
+class BehaviourCloning(PolicyUpdates, Algorithm):
     """L(θ) = E_(s,a)~D[ℓ_θ(a | s)]: the baseline that tells what the critic adds.
 
     The IQL critic is trained first only when ``train_critic`` (candidate selection scores with it); it never
-    touches the policy's loss.
+    touches the policy's loss. With ``critic=none`` there is none (one action per state).
     """
+
+    critics = ("iql", NO_CRITIC)
 
     def __init__(
         self,
         make_model: Callable[[], GenerativeModel],
-        critic: IQLCritic,
+        critic: IQLCritic | None,
         optimizer: Callable[..., torch.optim.Optimizer],
         epochs: float,
         batch_size: int = 4096,
         train_critic: bool = False,
         ema_decay: float | None = None,
     ) -> None:
+        if train_critic and critic is None:
+            raise ValueError("train_critic=true needs a critic (critic=iql); with critic=none it acts with one action")
         self.init_policy(make_model(), optimizer, ema_decay, critic)
         self.train_critic = train_critic
         self.epochs, self.batch_size = epochs, batch_size
@@ -47,4 +52,5 @@ class BehaviourCloning(PolicyUpdates, Stateful):
             self.critic.fit_advantage_scale(data)
 
     def compilable_modules(self) -> list[nn.Module]:
-        return [self.policy.net, self.critic.q, self.critic.v, self.critic.q_target]
+        critic = [] if self.critic is None else [self.critic.q, self.critic.v, self.critic.q_target]
+        return [self.policy.net, *critic]

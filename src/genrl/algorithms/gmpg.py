@@ -9,18 +9,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from genrl.algorithms.base import Algorithm
 from genrl.critics import IQLCritic
-from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
+from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models import GenerativeModel, LikelihoodSettings
 from genrl.models.ema import ema_of
-from genrl.training.phases import Metrics, Phase, Stateful, frozen
+from genrl.training.phases import Metrics, Phase, frozen
 
 GRADIENTS = ("exact", "reference")
 
 
-class GMPG(Stateful):
+class GMPG(Algorithm):
     """Phases: behaviour cloning of μ, the IQL critic, then π (initialised as a copy of μ) by policy gradient.
 
     ``grad_steps`` Euler steps are used for the differentiable sample a_θ = Φ_θ(z; s) and for the likelihoods
@@ -66,8 +67,7 @@ class GMPG(Stateful):
         ema_decay: float | None = None,
     ) -> None:
         check_choice("algorithm.gradient", gradient, GRADIENTS)
-        check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
-        self.target_ess = target_ess
+        self.unit = AdvantageUnit(advantage_normalization, target_ess)
         self.behaviour, self.policy = make_model(), make_model()
         self.critic = critic
         self.behaviour_optimizer = behaviour_optimizer(self.behaviour.parameters())
@@ -78,7 +78,7 @@ class GMPG(Stateful):
         self.grad_steps, self.estimator, self.probe = grad_steps, estimator, probe
         self.gradient, self.recompute, self.chunk_size = gradient, recompute, chunk_size
         self.kl_scale = 1.0 / (self.policy.action_dim * math.log(2.0))
-        self.advantage_normalization, self.clamp_actions = advantage_normalization, clamp_actions
+        self.clamp_actions = clamp_actions
         self.behaviour_ema = ema_of(self.behaviour, ema_decay) if ema_decay is not None else None
         self.action_box: tuple[Tensor, Tensor] | None = None
 
@@ -114,7 +114,7 @@ class GMPG(Stateful):
         if self.behaviour_ema is not None:
             self.behaviour.load_state_dict(self.behaviour_ema.module.state_dict())
         self.policy.load_state_dict(self.behaviour.state_dict())
-        self.critic.fit_advantage_scale(data, self.advantage_normalization, self.target_ess)
+        self.unit.fit(self.critic, data)
         self._set_action_box(data)
 
     def _set_action_box(self, data: Transitions) -> None:
@@ -131,8 +131,7 @@ class GMPG(Stateful):
             log_mu = self._reference_behaviour_log_prob(action, obs)
         q = self.critic.q.min_q(obs, self._clamp(action))
         kl = (log_pi - log_mu) * self.kl_scale  # bits per action dimension
-        scale = self.critic.advantage_scale if self.advantage_normalization != "none" else 1.0
-        loss = (-self.beta * q / scale + kl).mean()
+        loss = (-self.beta * q / self.unit.of(self.critic) + kl).mean()
         return loss, {"loss": loss.detach(), "q_mean": q.detach().mean(), "kl_bits": kl.detach().mean()}
 
     def _clamp(self, action: Tensor) -> Tensor:

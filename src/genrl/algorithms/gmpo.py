@@ -8,16 +8,16 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from genrl.algorithms.base import Algorithm
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
-from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
+from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
-from genrl.errors import check_choice
 from genrl.models import GenerativeModel
-from genrl.training.phases import Metrics, Phase, Stateful
+from genrl.training.phases import Metrics, Phase
 
 
-class GMPO(PolicyUpdates, Stateful):
+class GMPO(PolicyUpdates, Algorithm):
     """Phases: IQL critic, [behaviour cloning of the policy], then advantage-weighted regression of the policy.
 
     The critic is trained to completion first and is frozen afterwards. Options beyond the reference (all off
@@ -45,12 +45,11 @@ class GMPO(PolicyUpdates, Stateful):
         behaviour_epochs: float = 0.0,
         ema_decay: float | None = None,
     ) -> None:
-        check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
-        self.target_ess = target_ess
+        self.unit = AdvantageUnit(advantage_normalization, target_ess)
         self.init_policy(make_model(), optimizer, ema_decay, critic)
         self.beta, self.max_weight = beta, max_weight
         self.epochs, self.batch_size = epochs, batch_size
-        self.advantage_normalization, self.behaviour_epochs = advantage_normalization, behaviour_epochs
+        self.behaviour_epochs = behaviour_epochs
 
     def phases(self) -> list[Phase]:
         phases = [self.critic.phase()]
@@ -65,12 +64,11 @@ class GMPO(PolicyUpdates, Stateful):
 
     def start_policy(self, data: Transitions) -> None:
         """Measure the advantage scale σ_A of the now-frozen critic (weights, softmax candidate selection)."""
-        self.critic.fit_advantage_scale(data, self.advantage_normalization, self.target_ess)
+        self.unit.fit(self.critic, data)
 
     def weights(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         """(w, β·A/σ): w = min(exp(β·A/σ), W_max), σ = σ_A or 1; computed as exp(min(x, log W)), no overflow."""
-        scale = self.critic.advantage_scale if self.advantage_normalization != "none" else 1.0
-        beta_adv = self.beta * self.critic.advantage(obs, action) / scale
+        beta_adv = self.beta * self.critic.advantage(obs, action) / self.unit.of(self.critic)
         return torch.exp(beta_adv.clamp(max=math.log(self.max_weight))), beta_adv
 
     def policy_loss(self, batch: Batch) -> tuple[Tensor, Metrics]:

@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from genrl.algorithms.base import Algorithm
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
-from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
+from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models.gaussian import GaussianPolicy
-from genrl.training.phases import Metrics, Phase, Stateful
+from genrl.training.phases import Metrics, Phase
 
 LR_SCHEDULES = ("cosine", "constant")
 
 
-class IQL(PolicyUpdates, Stateful):
+class IQL(PolicyUpdates, Algorithm):
     """Phases: the IQL critic (shared with GMPO/GMPG), then the Gaussian actor by advantage-weighted regression,
 
         L(θ) = −(1/B)·Σ_i min(exp(β·A(s_i, a_i)), W_max)·log π_θ(a_i | s_i),   A = min(Q̄1, Q̄2)(s, a) − V(s),
@@ -33,6 +35,7 @@ class IQL(PolicyUpdates, Stateful):
     it (the critic never depends on the actor in IQL, so only the order of the updates differs).
     """
 
+    policy_key = "policy"  # its own Gaussian actor (algorithm.policy), not the generative model
     policy: GaussianPolicy
     state_scalars = ("policy_updates",)
 
@@ -50,13 +53,12 @@ class IQL(PolicyUpdates, Stateful):
         lr_schedule: str = "cosine",
         ema_decay: float | None = None,
     ) -> None:
-        check_choice("algorithm.advantage_normalization", advantage_normalization, ADVANTAGE_NORMALIZATIONS)
-        self.target_ess = target_ess
+        self.unit = AdvantageUnit(advantage_normalization, target_ess)
         check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)
         self.init_policy(make_model(), optimizer, ema_decay, critic)
         self.beta, self.max_weight = beta, max_weight
         self.epochs, self.batch_size = epochs, batch_size
-        self.advantage_normalization, self.lr_schedule = advantage_normalization, lr_schedule
+        self.lr_schedule = lr_schedule
         self.base_lr = [group["lr"] for group in self.optimizer.param_groups]
         self.decay_steps: int | None = None  # the policy phase's length, once the budget is known
         self.policy_updates = 0  # actor steps taken (the cosine schedule's clock; saved with the state)
@@ -73,16 +75,22 @@ class IQL(PolicyUpdates, Stateful):
     def compilable_modules(self) -> list[nn.Module]:
         return [self.policy, self.critic.q, self.critic.v, self.critic.q_target]
 
+    @classmethod
+    def make_sampler(
+        cls, policy: GaussianPolicy, sampling: Mapping[str, Any], fused: bool = False, compile_mode: str | None = None
+    ) -> Callable[[Tensor], Tensor]:
+        """The Gaussian's own draw: its mean when deterministic, else mean + ``sampling.noise_scale``·σ·ε."""
+        return policy.sampler(sampling["noise_scale"])
+
     def start_policy(self, data: Transitions) -> None:
         """Measure the advantage unit of the frozen critic (σ_A or T_ess: the weights, softmax candidate selection)."""
-        self.critic.fit_advantage_scale(data, self.advantage_normalization, self.target_ess)
+        self.unit.fit(self.critic, data)
 
     @torch.no_grad()
     def weights(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         """(w, β·A/σ): w = min(exp(β·A/σ), W_max), A from the target Q̄ and V, σ = σ_A, T_ess or 1."""
         advantage = self.critic.q_target.min_q(obs, action) - self.critic.v(obs)
-        scale = self.critic.advantage_scale if self.advantage_normalization != "none" else 1.0
-        beta_adv = self.beta * advantage / scale
+        beta_adv = self.beta * advantage / self.unit.of(self.critic)
         return torch.exp(beta_adv.clamp(max=math.log(self.max_weight))), beta_adv
 
     def learning_rate_factor(self) -> float:

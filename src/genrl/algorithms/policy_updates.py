@@ -22,9 +22,11 @@ class PolicyUpdates:
     policy: GenerativeModel
     optimizer: Optimizer
     ema: AveragedModel | None
-    critic: IQLCritic
+    critic: IQLCritic | None
 
-    def init_policy(self, policy: GenerativeModel, optimizer, ema_decay: float | None, critic: IQLCritic) -> None:
+    def init_policy(
+        self, policy: GenerativeModel, optimizer, ema_decay: float | None, critic: IQLCritic | None
+    ) -> None:
         self.policy, self.critic = policy, critic
         self.optimizer = optimizer(policy.parameters())
         self.ema = ema_of(policy, ema_decay) if ema_decay is not None else None
@@ -49,4 +51,5 @@ class PolicyUpdates:
 
     def stateful_members(self) -> dict[str, Any]:
         ema = {} if self.ema is None else {"policy_ema": self.ema}
-        return {"policy": self.policy, "optimizer": self.optimizer, **ema, "critic": self.critic}
+        critic = {} if self.critic is None else {"critic": self.critic}
+        return {"policy": self.policy, "optimizer": self.optimizer, **ema, **critic}

@@ -12,6 +12,7 @@ Every rule but ``none`` is invariant to multiplying the rewards by c > 0: A and 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -65,3 +66,23 @@ def advantage_scale(advantages: Tensor, rule: str, target_ess: float = 0.5) -> f
     if not scale > 0.0:
         raise ValueError("the advantages are constant; cannot normalise their scale")
     return scale
+
+
+@dataclass(frozen=True)
+class AdvantageUnit:
+    """An algorithm's choice of unit (``algorithm.advantage_normalization``, ``algorithm.target_ess``): measured
+    on the frozen critic as the policy phase starts (:meth:`fit`), divided out of A or Q (:meth:`of`)."""
+
+    normalization: str = "none"
+    target_ess: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_choice("algorithm.advantage_normalization", self.normalization, ADVANTAGE_NORMALIZATIONS)
+
+    def fit(self, critic, data) -> None:
+        """Measure the critic's scale over ``data`` (σ_A also under ``none``: softmax candidate selection uses it)."""
+        critic.fit_advantage_scale(data, self.normalization, self.target_ess)
+
+    def of(self, critic) -> float:
+        """The divisor of A: 1 under ``none``, else the critic's measured scale."""
+        return critic.advantage_scale if self.normalization != "none" else 1.0

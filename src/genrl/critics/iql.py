@@ -35,6 +35,8 @@ class IQLCritic(Stateful):
     """
 
     state_scalars = ("advantage_scale",)
+    #: Constructor arguments that are networks, built by the composition root with the dims they take.
+    networks = ("q_net", "v_net")
 
     def __init__(
         self,
@@ -93,6 +95,11 @@ class IQLCritic(Stateful):
     def advantage(self, obs: Tensor, action: Tensor) -> Tensor:
         """A(s, a) = min(Q1, Q2)(s, a) − V(s) with the online Q (as the reference's policy phase uses)."""
         return self.q.min_q(obs, action) - self.v(obs)
+
+    @torch.no_grad()
+    def score(self, obs: Tensor, action: Tensor) -> Tensor:
+        """What candidate actions are selected by: min(Q1, Q2)(s, a)."""
+        return self.q.min_q(obs, action)
 
     @torch.no_grad()
     def fit_advantage_scale(
