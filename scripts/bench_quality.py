@@ -50,12 +50,19 @@ ABLATIONS = {
     "expectile-0.9": ["critic.expectile=0.9"],
     "policy-40k": ["budget.phase_steps.policy=40000"],  # does a longer policy phase help or hurt
     "wide-net": ["net.hidden_sizes=[256,256,256]"],  # the policy backbone for 6-D actions
+    # GMPG's policy-gradient phase (40 iterations at the task's lr under recipe=fast): larger steps, stronger Q
+    "pg-lr-1e-3": ["algorithm.optimizer.lr=1e-3"],
+    "pg-beta-4": ["algorithm.beta=4"],
+    "pg-long": ["budget.phase_steps.policy=160", "algorithm.optimizer.lr=1e-3"],
 }
 
 
-#: Keys that only act from the policy phase on: a run differing from another only in these can start from the
-#: other's critic (``--fork-critic``) and end exactly as if it had trained that critic itself.
-POLICY_PHASE_KEYS = ("algorithm.", "sampling.", "eval.", "checkpoint.", "logger.")
+#: Keys that only act from the policy phase on (of every algorithm: GMPG's behaviour phase precedes its critic): a
+#: run differing from another only in these can start from the other's critic (``--fork-critic``) and end exactly
+#: as if it had trained that critic itself.
+POLICY_PHASE_KEYS = ("algorithm.optimizer.", "algorithm.beta", "algorithm.advantage_normalization",
+                     "algorithm.target_ess", "algorithm.max_weight", "sampling.", "eval.",
+                     "checkpoint.", "logger.", "budget.phase_steps.policy")
 
 
 def train(dataset: Path, run: str, ablation: str, seed: int, args: argparse.Namespace) -> dict:
@@ -108,12 +115,22 @@ def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
         differing = differing_keys(config, state["metadata"]["config"])
         if all(k.startswith(POLICY_PHASE_KEYS) for k in differing) and "algorithm._target_" not in differing:
             state["metadata"]["config"] = config
+            set_learning_rates(state["algorithm"], config["algorithm"])
             run_dir.mkdir(parents=True, exist_ok=True)
             log = (donor.parent / "metrics.jsonl").read_bytes()[: state["log_offset"]]
             (run_dir / "metrics.jsonl").write_bytes(log)
             torch.save(state, run_dir / "checkpoint.pt")
             print(f"  {run_dir}: starts from the critic of {donor.parent}", flush=True)
             return
+
+
+def set_learning_rates(weights: dict, algorithm: dict) -> None:
+    """The donor's optimiser states carry the donor's learning rates (``param_groups``), which loading them would
+    restore: give each optimiser that this run configures (``algorithm.<name>.lr``) this run's rate."""
+    for name, node in algorithm.items():
+        if isinstance(node, dict) and "lr" in node and isinstance(weights.get(name), dict):
+            for group in weights[name].get("param_groups", []):
+                group["lr"] = node["lr"]
 
 
 def mean_std(values: list[float]) -> str:
