@@ -49,8 +49,7 @@ class Choice(str, Enum):
         return str.__format__(str(self), spec)
 
 
-def _choices(**values: tuple[str, ...] | list[str]) -> tuple[type[Choice], ...]:
-    """One :class:`Choice` enum per keyword, named by it, whose members are the strings it is given."""
+def _choices(**values: tuple[str, ...] | list[str]) -> tuple[type[Choice], ...]:  # one enum per keyword
     return tuple(Choice(name, [(v, v) for v in vs], module=__name__, qualname=name) for name, vs in values.items())
 
 

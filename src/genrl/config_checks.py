@@ -29,6 +29,7 @@ from genrl.errors import ConfigError, DatasetError, one_line
 from genrl.ranges import Range, declared_ranges
 
 _MISSING = object()
+NUMBER = Range()  # a finite number
 
 
 def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
@@ -66,8 +67,7 @@ def check_ranges(cfg: DictConfig, key: str = "") -> None:
 
 
 def ranged_values(cfg: DictConfig, key: str = "") -> Iterator[tuple[str, Range, Any]]:
-    """(dotted key, :class:`Range`, resolved value) of every value whose constructor (the node's ``_target_``) or
-    schema declares a range."""
+    """(key, :class:`Range`, value) of each value whose constructor (its node's ``_target_``) or schema has a range."""
     node = OmegaConf.select(cfg, key) if key else cfg
     values = resolved(node)
     target = values.get("_target_")
@@ -83,13 +83,13 @@ def ranged_values(cfg: DictConfig, key: str = "") -> Iterator[tuple[str, Range, 
 def _check_pairs(values: dict[str, Any]) -> None:
     """Values that must agree with each other."""
     low, high = _get(values, "env.ref_min_score"), _get(values, "env.ref_max_score")
-    if _is_number(low) and _is_number(high) and high <= low:
+    if NUMBER.allows(low) and NUMBER.allows(high) and high <= low:
         raise ConfigError(
             f"env.ref_max_score={_show(high)}: expected more than env.ref_min_score={_show(low)} "
             "(scores are 100·(R − R_min)/(R_max − R_min))"
         )
     low, high = _get(values, "algorithm.policy.log_std_min"), _get(values, "algorithm.policy.log_std_max")
-    if _is_number(low) and _is_number(high) and high <= low:
+    if NUMBER.allows(low) and NUMBER.allows(high) and high <= low:
         raise ConfigError(
             f"algorithm.policy.log_std_max={_show(high)}: expected more than algorithm.policy.log_std_min={_show(low)}"
         )
@@ -107,7 +107,7 @@ def check_critic(values: dict[str, Any]) -> None:
             f"critic={name}: algorithm={algorithm.get('name')} learns from {' or '.join(allowed)} (critic={allowed[0]})"
         )
     candidates = _get(values, "sampling.candidates")
-    if "_target_" not in critic and _is_number(candidates) and candidates > 1:
+    if "_target_" not in critic and NUMBER.allows(candidates) and candidates > 1:
         raise ConfigError(
             f"sampling.candidates={candidates}: critic={name} has nothing to score candidates with; "
             "use sampling.candidates=1 or a critic (critic=iql)"
@@ -223,10 +223,6 @@ def _get(values: dict[str, Any], key: str) -> Any:
             return _MISSING
         node = node[part]
     return node
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _show(value: Any) -> str:

@@ -1,9 +1,6 @@
-"""Value ranges, written once beside the default they bound: ``batch_size: Count = 4096``.
-
-A constructor (or a schema in ``config.py``) annotates a parameter ``Annotated[type, Range(...)]``, or with one of
-the aliases below; :func:`declared_ranges` reads them back, and ``config_checks.check_ranges`` checks every config
-node against the ranges of the constructor its ``_target_`` names and of its schema.
-"""
+"""Value ranges, written once beside the default they bound: ``batch_size: Count = 4096`` on a constructor (or a
+schema in ``config.py``). ``config_checks.check_ranges`` checks each config node against the :func:`declared_ranges`
+of the constructor its ``_target_`` names and of its schema."""
 
 from __future__ import annotations
 
@@ -18,8 +15,7 @@ from typing import Annotated, Any
 
 @dataclass(frozen=True)
 class Range:
-    """A finite number in [low, high] (``low_open``/``high_open``: that end strict); ``nullable`` (from ``X | None``):
-    or None; ``each`` (from ``Sequence[X]``): a list of them."""
+    """A finite number in [low, high] (``*_open``: that end strict); ``nullable``: or None; ``each``: a list of them."""
 
     low: float = -math.inf
     high: float = math.inf
@@ -31,7 +27,7 @@ class Range:
     def allows(self, value: Any) -> bool:
         if value is None:
             return self.nullable
-        return all(self._holds(v) for v in value) if self.each and isinstance(value, list) else self._holds(value)
+        return all(map(self._holds, value)) if self.each and isinstance(value, list) else self._holds(value)
 
     def _holds(self, v: Any) -> bool:
         if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
@@ -57,8 +53,7 @@ Decay = Annotated[float, Range(0, 1, high_open=True)]  # [0, 1): EMA decays
 
 @cache
 def declared_ranges(obj: Any) -> dict[str, Range]:
-    """Parameter name → its :class:`Range`, for each parameter of ``obj`` (a class's ``__init__``, a dataclass's
-    fields, a function) annotated with one."""
+    """``{parameter: Range}`` of ``obj`` (a class's ``__init__``, a dataclass, a function): ``X | None`` is nullable."""
     typed = obj if dataclasses.is_dataclass(obj) or not isinstance(obj, type) else obj.__init__
     ranges = {}
     for name, hint in typing.get_type_hints(typed, include_extras=True).items():
