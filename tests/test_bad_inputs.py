@@ -25,7 +25,7 @@ import torch
 from omegaconf import OmegaConf
 
 from conftest import SUBPROCESS_ENV, compose_config, run_train
-from genrl.config_checks import RANGES, check_config, check_env_id
+from genrl.config_checks import check_config, check_env_id, ranged_values
 from genrl.errors import ConfigError
 
 SMOKE = ["budget=smoke", "logger=none"]
@@ -369,28 +369,57 @@ def test_console_prints_each_evaluation_and_a_summary_with_the_results_path(fini
 
 
 # ---------------------------------------------------------------------------------------------------------
-# the range table itself: every rule names a real key and fires on a value outside its range
+# the ranges, declared beside the defaults (genrl/ranges.py): every one fires on a value outside it
 
-#: The options that have a rule's key (the default config has the rest).
-OPTIONS_WITH = {
-    "algorithm.behaviour_optimizer": ["algorithm=gmpg"], "algorithm.behaviour_batch_size": ["algorithm=gmpg"],
-    "algorithm.grad_steps": ["algorithm=gmpg"], "algorithm.chunk_size": ["algorithm=gmpg"],
-    "algorithm.policy": ["algorithm=iql", "path=none"], "path.sigma": ["path=icfm"], "path.schedule": ["path=vpsde"],
-}  # fmt: skip
+#: Option sets that between them have every ranged key; each key is tested under the first set that has it.
+OPTION_SETS = [[], ["algorithm=gmpg"], ["algorithm=iql", "path=none"], ["path=icfm"], ["path=vpsde"]]
+RANGED = {}
+for _options in OPTION_SETS:
+    for _key, _rule, _ in ranged_values(compose_config(_options)):
+        RANGED.setdefault(_key, (_options, _rule))
+#: The keys of the hand-written table these declarations replaced (issue 22): none may lose its range.
+TABLE = [
+    "seed", "net.hidden_sizes", "net.t_dim", "net.t_scale", "net.cond_hidden_dim", "net.t_cond_hidden_dim",
+    "critic.q_net.hidden_sizes", "critic.v_net.hidden_sizes", "critic.batch_size", "critic.epochs",
+    "critic.optimizer.lr", "critic.expectile", "critic.discount", "critic.polyak", "algorithm.batch_size",
+    "algorithm.behaviour_batch_size", "algorithm.grad_steps", "algorithm.chunk_size",
+    "algorithm.policy.hidden_sizes", "algorithm.optimizer.lr", "algorithm.behaviour_optimizer.lr",
+    "algorithm.max_weight", "algorithm.epochs", "algorithm.beta", "algorithm.behaviour_epochs",
+    "algorithm.target_ess", "algorithm.ema_decay", "path.sigma", "path.schedule.beta_0", "path.schedule.beta_1",
+    "budget.steps", "budget.evaluations", "budget.max_batch_size", "budget.fraction",
+    "budget.phase_steps.behaviour", "budget.phase_steps.critic", "budget.phase_steps.policy", "sampling.steps",
+    "sampling.candidates", "sampling.temperature", "sampling.noise_scale", "eval.episodes", "eval.final_episodes",
+    "eval.num_envs", "eval.seed_offset", "env.max_episode_steps", "env.ref_min_score", "env.ref_max_score",
+    "logger.every_steps", "checkpoint.every_minutes",
+]  # fmt: skip
 
 
-@pytest.mark.parametrize("rule", RANGES, ids=lambda rule: rule.key)
-def test_every_range_rule_names_a_real_key_and_fires(rule):
-    overrides = next((o for prefix, o in OPTIONS_WITH.items() if rule.key.startswith(prefix)), [])
-    cfg = compose_config(overrides)
-    assert OmegaConf.select(cfg, rule.key, default="<absent>") != "<absent>", f"{rule.key} is not a config key"
+def test_every_key_of_the_old_range_table_has_a_declared_range():
+    assert sorted(RANGED) == sorted(TABLE)
+
+
+@pytest.mark.parametrize("key", sorted(RANGED))
+def test_every_declared_range_fires_in_one_line_naming_the_key_and_the_range(key):
+    options, rule = RANGED[key]
+    cfg = compose_config(options)
     check_config(cfg)  # the composed default is valid
-    candidates = [-1, 0, 0.5, 1, 1.5, 2**32, float("inf")]
-    bad = [0] if rule.each else next(v for v in candidates if not rule.test(v) or v == float("inf"))
-    OmegaConf.update(cfg, rule.key, bad)
+    bad = [0] if rule.each else next(v for v in [-1, 0, 0.5, 1, 1.5, 2**32, float("inf")] if not rule.allows(v))
+    OmegaConf.update(cfg, key, bad)
     with pytest.raises(ConfigError) as err:
         check_config(cfg)
-    assert str(err.value).startswith(f"{rule.key}=") and "\n" not in str(err.value)
+    message = str(err.value)
+    assert message.startswith(f"{key}=") and message.endswith(f": expected {rule}") and "\n" not in message
+
+
+def test_a_range_annotated_on_a_constructor_parameter_is_checked_at_start():
+    """The IQL critic's ``discount: Rate = 0.99`` is all it takes: (0, 1] is refused outside, by key."""
+    cfg = compose_config(["critic.discount=1.5"])
+    with pytest.raises(ConfigError, match=r"^critic\.discount=1\.5: expected in \(0, 1\]$"):
+        check_config(cfg)
+    with pytest.raises(ConfigError, match=r"^algorithm\.policy\.hidden_sizes=\[256, 0\]: expected every entry >= 1$"):
+        check_config(compose_config(["algorithm=iql", "path=none", "algorithm.policy.hidden_sizes=[256,0]"]))
+    with pytest.raises(ConfigError, match=r"^algorithm\.ema_decay=1\.0: expected in \[0, 1\) or null$"):
+        check_config(compose_config(["algorithm=idql", "+algorithm.ema_decay=1.0"]))  # a plug-in without a schema
 
 
 def test_an_evaluation_env_named_by_a_dataset_is_checked_too():

@@ -37,6 +37,16 @@ def test_no_schema_restates_a_constructor_default(schema_type):
     assert declared & with_default == set(getattr(schema_type, "FROM_SIGNATURE", ()))
 
 
+@pytest.mark.parametrize("schema_type", TARGETED, ids=lambda s: s.__name__)
+def test_every_schema_default_a_run_gets_is_the_constructors(schema_type):
+    """Through OmegaConf (typed fields, enums as strings), as a composed config hands it to the constructor."""
+    parameters = inspect.signature(get_object(schema_type._target_)).parameters
+    composed = OmegaConf.to_container(OmegaConf.structured(schema_type), enum_to_str=True)
+    for name in getattr(schema_type, "FROM_SIGNATURE", ()):
+        default = parameters[name].default
+        assert composed[name] == (list(default) if isinstance(default, tuple) else default), name
+
+
 def test_a_generated_field_is_a_typed_choice_and_a_list_is_fresh_per_instance():
     first, second = genrl.config.GMPGConfig(), genrl.config.GMPGConfig()
     assert first.estimator is Estimator.exact and first.grad_steps == 32

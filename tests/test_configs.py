@@ -146,3 +146,45 @@ def test_recipe_reference_is_the_reference_protocol():
 def test_bc_trains_the_critic_only_when_candidates_need_it():
     assert compose_config(["algorithm=bc"]).algorithm.train_critic is False
     assert compose_config(["algorithm=bc", "sampling.candidates=4"]).algorithm.train_critic is True
+
+
+# ---------------------------------------------------------------------------------------------------------
+# which per-task tuning applies under recipe=fast (issue 22: it applies, or it does not exist)
+
+#: The keys of conf/tuning/<algorithm>_<task>.yaml that reach a recipe=fast run. The recipe replaces the rest
+#: (conf/algorithm_recipe/<algorithm>_fast.yaml: the advantage unit, β, W_max, lr) or its budget makes them moot
+#: (budget=minutes: fixed phase lengths, so no epochs count; batches capped at 256). So under recipe=fast GMPO's and
+#: IQL's per-task tuning does not apply at all, and GMPG keeps only the task's policy-gradient step size.
+TUNING_UNDER_FAST = {"gmpo": set(), "gmpg": {"algorithm.optimizer.lr"}, "iql": set()}
+PHASE_OF_EPOCHS = {"critic.epochs": "critic", "algorithm.epochs": "policy", "algorithm.behaviour_epochs": "behaviour"}
+
+
+def effective_values(cfg) -> dict[str, object]:
+    """The flattened config as the run uses it: a phase with fixed steps has no epochs, batches are capped."""
+    values, budget = {}, cfg.budget
+
+    def walk(node, prefix=""):
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            else:
+                values[f"{prefix}{key}"] = value
+
+    walk(OmegaConf.to_container(cfg, resolve=True, enum_to_str=True))
+    for key, phase in PHASE_OF_EPOCHS.items():
+        if key in values and budget.phase_steps[phase] is not None:
+            del values[key]
+    for key in [k for k in values if k.endswith("batch_size") and budget.max_batch_size is not None]:
+        values[key] = min(values[key], budget.max_batch_size)
+    return values
+
+
+@pytest.mark.parametrize("tuning", sorted(p.stem for p in (CONF / "tuning").glob("*.yaml")))
+def test_which_tuning_keys_apply_under_recipe_fast(tuning):
+    algorithm, task = tuning.split("_", 1)
+    options = [f"algorithm={algorithm}", f"env={task}", "recipe=fast", *(["path=none"] if algorithm == "iql" else [])]
+    tuned, untuned = effective_values(compose_config(options)), effective_values(compose_config([*options, "~tuning"]))
+    applied = {key for key in tuned.keys() | untuned.keys() if tuned.get(key) != untuned.get(key)}
+    assert applied <= TUNING_UNDER_FAST[algorithm]  # nothing else of the tuning changes the run
+    reference = effective_values(compose_config([*options[:2], *options[3:]]))  # recipe=reference: the task's value
+    assert all(tuned[key] == reference[key] for key in TUNING_UNDER_FAST[algorithm])

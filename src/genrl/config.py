@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
 from importlib import resources
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 from hydra.core.config_store import ConfigStore
@@ -29,6 +29,7 @@ from genrl.evaluation.evaluator import VECTORIZATION_MODES
 from genrl.models.likelihood import ESTIMATORS, PROBES
 from genrl.models.parameterizations import PARAMETERIZATIONS
 from genrl.models.solvers import ADAPTIVE_METHODS, FIXED_GRID_METHODS
+from genrl.ranges import Count, NonNegative, Positive, Range
 from genrl.training.acceleration import AUTOCAST_KINDS, COMPILE_MODES
 from genrl.training.logger import WANDB_MODES
 
@@ -48,24 +49,18 @@ class Choice(str, Enum):
         return str.__format__(str(self), spec)
 
 
-def _choice(name: str, values: tuple[str, ...] | list[str]) -> type[Choice]:
-    return Choice(name, [(v, v) for v in values], module=__name__, qualname=name)
+def _choices(**values: tuple[str, ...] | list[str]) -> tuple[type[Choice], ...]:  # one enum per keyword
+    return tuple(Choice(name, [(v, v) for v in vs], module=__name__, qualname=name) for name, vs in values.items())
 
 
-SamplingMethod = _choice("SamplingMethod", FIXED_GRID_METHODS + ADAPTIVE_METHODS)
-Selection = _choice("Selection", SELECTIONS)
-AdvantageNormalization = _choice("AdvantageNormalization", ADVANTAGE_NORMALIZATIONS)
-LRSchedule = _choice("LRSchedule", LR_SCHEDULES)
-Gradient = _choice("Gradient", GRADIENTS)
-Estimator = _choice("Estimator", ESTIMATORS)
-Probe = _choice("Probe", PROBES)
-ModelParameterization = _choice("ModelParameterization", sorted(PARAMETERIZATIONS))
-VTarget = _choice("VTarget", V_TARGETS)
-RewardTransform = _choice("RewardTransform", REWARD_TRANSFORMS)
-Vectorization = _choice("Vectorization", VECTORIZATION_MODES)
-WandbMode = _choice("WandbMode", WANDB_MODES)
-Autocast = _choice("Autocast", AUTOCAST_KINDS)
-CompileMode = _choice("CompileMode", COMPILE_MODES)
+(SamplingMethod, Selection, AdvantageNormalization, LRSchedule, Gradient, Estimator, Probe, ModelParameterization,
+ VTarget, RewardTransform, Vectorization, WandbMode, Autocast, CompileMode) = _choices(
+    SamplingMethod=FIXED_GRID_METHODS + ADAPTIVE_METHODS, Selection=SELECTIONS,
+    AdvantageNormalization=ADVANTAGE_NORMALIZATIONS, LRSchedule=LR_SCHEDULES, Gradient=GRADIENTS,
+    Estimator=ESTIMATORS, Probe=PROBES, ModelParameterization=sorted(PARAMETERIZATIONS), VTarget=V_TARGETS,
+    RewardTransform=REWARD_TRANSFORMS, Vectorization=VECTORIZATION_MODES, WandbMode=WANDB_MODES,
+    Autocast=AUTOCAST_KINDS, CompileMode=COMPILE_MODES,
+)  # fmt: skip
 
 
 def plain(cfg: DictConfig) -> DictConfig:
@@ -120,7 +115,7 @@ def schema(cls: type) -> type:
 class AdamConfig:
     _target_: str = "torch.optim.Adam"
     _partial_: bool = True
-    lr: float = 3e-4
+    lr: Positive = 3e-4
 
 
 @schema
@@ -346,49 +341,49 @@ def upgraded_config(config: dict[str, Any]) -> dict[str, Any]:
 class TaskConfig:
     name: str = MISSING
     eval_env_id: str | None = MISSING  # None: the dataset's evaluation env (Minari metadata)
-    ref_min_score: float | None = None  # None: take the dataset's reference scores (Minari metadata)
-    ref_max_score: float | None = None
+    ref_min_score: Annotated[float, Range()] | None = None  # None: the dataset's reference scores (Minari)
+    ref_max_score: Annotated[float, Range()] | None = None
     reward_transform: RewardTransform = RewardTransform.none  # locomotion | antmaze | none (spec §7)
-    max_episode_steps: int | None = None  # None: the eval env's own time limit
+    max_episode_steps: Count | None = None  # None: the eval env's own time limit
 
 
 @dataclass
 class PhaseStepsConfig:
     """Exact gradient steps for a phase (null: from epochs × fraction)."""
 
-    behaviour: int | None = None
-    critic: int | None = None
-    policy: int | None = None
+    behaviour: Count | None = None
+    critic: Count | None = None
+    policy: Count | None = None
 
 
 @dataclass
 class BudgetConfig:
     name: str = MISSING
-    fraction: float = 1.0
-    steps: int | None = None
-    evaluations: int = 100
-    max_batch_size: int | None = None
+    fraction: Positive = 1.0
+    steps: Count | None = None
+    evaluations: Count = 100
+    max_batch_size: Count | None = None
     phase_steps: PhaseStepsConfig = field(default_factory=PhaseStepsConfig)
 
 
 @dataclass
 class SamplingConfig:
-    steps: int = 31  # GRL's t_span = 32 grid points
+    steps: Count = 31  # GRL's t_span = 32 grid points
     method: SamplingMethod = SamplingMethod.euler
-    noise_scale: float = 1.0  # τ: initial noise N(0, τ²I); < 1 concentrates actions on the policy's modes
-    candidates: int = 1  # K actions per state scored by min(Q1, Q2); 1 = the reference protocol
+    noise_scale: NonNegative = 1.0  # τ: initial noise N(0, τ²I); < 1 concentrates actions on the policy's modes
+    candidates: Count = 1  # K actions per state scored by min(Q1, Q2); 1 = the reference protocol
     selection: Selection = Selection.argmax  # argmax | softmax (over score / (temperature·σ_A))
-    temperature: float = 1.0
+    temperature: Positive = 1.0
 
 
 @dataclass
 class EvalConfig:
-    episodes: int = 10
-    final_episodes: int = 10
-    num_envs: int | None = None  # None: all episodes side by side
+    episodes: Count = 10
+    final_episodes: Count = 10
+    num_envs: Count | None = None  # None: all episodes side by side
     vectorization: Vectorization = Vectorization.sync
     clip_actions: bool = False
-    seed_offset: int = 100_000  # episode i of every evaluation resets with seed + seed_offset + i
+    seed_offset: Annotated[int, Range(0)] = 100_000  # episode i of every evaluation resets with seed + seed_offset + i
 
 
 @dataclass
@@ -396,13 +391,13 @@ class LoggerConfig:
     wandb_mode: WandbMode = WandbMode.offline  # online | offline | disabled ($WANDB_MODE wins)
     project: str = "genrl"
     entity: str | None = None
-    every_steps: int = 100
+    every_steps: Count = 100
     progress: bool = True
 
 
 @dataclass
 class CheckpointConfig:
-    every_minutes: float = 10.0
+    every_minutes: NonNegative = 10.0
     keep_phase_ends: bool = False  # also keep checkpoint.<phase>.pt as each phase ends (e.g. a trained critic)
 
 
@@ -419,7 +414,7 @@ class FastConfig:
 
 @dataclass
 class Config:
-    seed: int = 0
+    seed: Annotated[int, Range(0, 2**32 - 1)] = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     recipe_name: str = "reference"  # set by the recipe group: reference | fast
     normalize_observations: bool = False  # (s − mean)/std with the dataset's statistics, saved with the policy
@@ -441,21 +436,14 @@ class Config:
 def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="base", node=Config)
-    for group, name, node in [
-        ("algorithm", "gmpo_schema", GMPOConfig),
-        ("algorithm", "gmpg_schema", GMPGConfig),
-        ("algorithm", "bc_schema", BCConfig),
-        ("algorithm", "iql_schema", IQLConfig),
-        ("critic", "iql_schema", CriticConfig),
-        ("path", "vpsde_schema", VPSDEPathConfig),
-        ("path", "gvp_schema", GVPPathConfig),
-        ("path", "icfm_schema", ICFMPathConfig),
-        ("path", "none_schema", NoPathConfig),
-        ("dataset", "d4rl_schema", D4RLDatasetConfig),
-        ("dataset", "minari_schema", MinariDatasetConfig),
-        ("dataset", "npz_schema", NPZDatasetConfig),
-    ]:
-        cs.store(group=group, name=name, node=node)
+    for group, options in {
+        "algorithm": {"gmpo": GMPOConfig, "gmpg": GMPGConfig, "bc": BCConfig, "iql": IQLConfig},
+        "critic": {"iql": CriticConfig},
+        "path": {"vpsde": VPSDEPathConfig, "gvp": GVPPathConfig, "icfm": ICFMPathConfig, "none": NoPathConfig},
+        "dataset": {"d4rl": D4RLDatasetConfig, "minari": MinariDatasetConfig, "npz": NPZDatasetConfig},
+    }.items():  # each option's YAML extends <option>_schema
+        for name, node in options.items():
+            cs.store(group=group, name=f"{name}_schema", node=node)
     _register_launcher_bases(cs)
 
 

@@ -1,20 +1,19 @@
 """The start-of-run check of a composed config, before any data is loaded or anything is written.
 
 Option strings are typed choices in :mod:`genrl.config`, so a typo already fails when Hydra composes the config.
-This module checks what composition cannot: every numeric range (:data:`RANGES`, one table), values that must
-agree with each other, the dataset a run names (no silent fallback to the bundled demo data), the device and the
-evaluation env id (Gymnasium's registry). Each failure is one :class:`ConfigError` (or :class:`DatasetError`)
-naming the key, the value and what is allowed; ``train.py`` prints it as one line and exits with status 2.
+This module checks what composition cannot: every numeric range (declared beside its default, genrl/ranges.py),
+values that must agree with each other, the dataset a run names (no silent fallback to the bundled demo data), the
+device and the evaluation env id (Gymnasium's registry). Each failure is one :class:`ConfigError` (or
+:class:`DatasetError`) naming the key, the value and what is allowed; ``train.py`` prints it as one line and exits
+with status 2.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import warnings
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,73 +26,10 @@ from omegaconf.errors import OmegaConfBaseException
 from genrl.config import asset_path
 from genrl.data.npz import NPZ_KEYS
 from genrl.errors import ConfigError, DatasetError, one_line
+from genrl.ranges import Range, declared_ranges
 
 _MISSING = object()
-
-
-@dataclass(frozen=True)
-class Range:
-    """``key`` (dotted; skipped where the config has no such key) must satisfy ``test``; ``allowed`` says how."""
-
-    key: str
-    allowed: str
-    test: Callable[[float], bool]
-    nullable: bool = False  # null is allowed too ("or null")
-    each: bool = False  # the value is a list: every entry must satisfy ``test``
-
-
-def _at_least(low: float) -> tuple[str, Callable[[float], bool]]:
-    return f">= {low}", lambda v: v >= low
-
-
-def _above(low: float) -> tuple[str, Callable[[float], bool]]:
-    return f"> {low}", lambda v: v > low
-
-
-def _between(low: float, high: float, low_open: bool, high_open: bool) -> tuple[str, Callable[[float], bool]]:
-    text = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-    return text, lambda v: (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-
-
-def _rules(bound: tuple[str, Callable[[float], bool]], *keys: str) -> tuple[Range, ...]:
-    """One :class:`Range` per key: ``key?`` may also be null, ``key[]`` is a list checked entry by entry."""
-    return tuple(
-        Range(key.rstrip("?").removesuffix("[]"), *bound, nullable=key.endswith("?"), each=key.endswith("[]"))
-        for key in keys
-    )
-
-
-POSITIVE = _above(0)
-NON_NEGATIVE = _at_least(0)
-COUNT = _at_least(1)  # batch sizes, steps, episodes, layer widths
-FINITE = ("a finite number", math.isfinite)
-
-#: Every numeric range of the config, by bound. Keys an option does not have (``algorithm.grad_steps`` under GMPO)
-#: are skipped.
-RANGES: tuple[Range, ...] = (
-    *_rules(_between(0, 2**32 - 1, False, False), "seed"),
-    *_rules(
-        COUNT, "net.hidden_sizes[]", "net.t_dim", "net.cond_hidden_dim", "net.t_cond_hidden_dim",
-        "critic.q_net.hidden_sizes[]", "critic.v_net.hidden_sizes[]", "critic.batch_size", "algorithm.batch_size",
-        "algorithm.behaviour_batch_size", "algorithm.grad_steps", "algorithm.chunk_size?",
-        "algorithm.policy.hidden_sizes[]", "budget.steps?", "budget.evaluations", "budget.max_batch_size?",
-        "budget.phase_steps.behaviour?", "budget.phase_steps.critic?", "budget.phase_steps.policy?", "sampling.steps",
-        "sampling.candidates", "eval.episodes", "eval.final_episodes", "eval.num_envs?", "env.max_episode_steps?",
-        "logger.every_steps",
-    ),
-    *_rules(
-        POSITIVE, "net.t_scale", "critic.optimizer.lr", "algorithm.optimizer.lr", "algorithm.behaviour_optimizer.lr",
-        "algorithm.max_weight", "algorithm.epochs", "path.schedule.beta_1", "budget.fraction", "sampling.temperature",
-    ),
-    *_rules(
-        NON_NEGATIVE, "critic.epochs", "algorithm.beta", "algorithm.behaviour_epochs", "path.sigma",
-        "path.schedule.beta_0", "sampling.noise_scale", "eval.seed_offset", "checkpoint.every_minutes",
-    ),
-    *_rules(_between(0, 1, True, True), "critic.expectile", "algorithm.target_ess"),
-    *_rules(_between(0, 1, True, False), "critic.discount", "critic.polyak"),
-    *_rules(_between(0, 1, False, True), "algorithm.ema_decay?"),  # [0, 1)
-    *_rules(FINITE, "env.ref_min_score?", "env.ref_max_score?"),
-)  # fmt: skip
+NUMBER = Range()  # a finite number
 
 
 def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
@@ -104,7 +40,7 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     """
     check_dataset(cfg, overrides)  # first: a dataset id left unset is also the task's name (env=minari)
     values = resolved(cfg)
-    check_ranges(values)
+    check_ranges(cfg)
     _check_pairs(values)
     check_device(str(values.get("device", "auto")))
     env_id = _get(values, "env.eval_env_id")
@@ -123,32 +59,37 @@ def resolved(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"{key}: {message}" if key else message) from None
 
 
-def check_ranges(values: dict[str, Any], rules: Iterable[Range] = RANGES, prefix: str = "") -> None:
-    """Every rule whose key starts with ``prefix`` and is present in ``values`` (plain containers)."""
-    for rule in rules:
-        if not rule.key.startswith(prefix):
-            continue
-        value = _get(values, rule.key)
-        if value is _MISSING or (value is None and rule.nullable):
-            continue
-        entries = value if rule.each and isinstance(value, list) else [value]
-        if not all(_is_number(v) and math.isfinite(v) and rule.test(v) for v in entries):
-            expected = f"every entry {rule.allowed}" if rule.each else rule.allowed
-            if rule.nullable:
-                expected += " or null"
-            raise ConfigError(f"{rule.key}={_show(value)}: expected {expected}")
+def check_ranges(cfg: DictConfig, key: str = "") -> None:
+    """Every value of ``cfg`` (or of its node ``key``) in the range declared beside its default (genrl/ranges.py)."""
+    for name, bound, value in ranged_values(cfg, key):
+        if not bound.allows(value):
+            raise ConfigError(f"{name}={_show(value)}: expected {bound}")
+
+
+def ranged_values(cfg: DictConfig, key: str = "") -> Iterator[tuple[str, Range, Any]]:
+    """(key, :class:`Range`, value) of each value whose constructor (its node's ``_target_``) or schema has a range."""
+    node = OmegaConf.select(cfg, key) if key else cfg
+    values = resolved(node)
+    target = values.get("_target_")
+    rules = {**declared_ranges(OmegaConf.get_type(node)), **(declared_ranges(get_object(target)) if target else {})}
+    for name, value in values.items():
+        child = f"{key}.{name}" if key else str(name)
+        if name in rules:
+            yield child, rules[name], value
+        elif isinstance(value, dict):
+            yield from ranged_values(cfg, child)
 
 
 def _check_pairs(values: dict[str, Any]) -> None:
     """Values that must agree with each other."""
     low, high = _get(values, "env.ref_min_score"), _get(values, "env.ref_max_score")
-    if _is_number(low) and _is_number(high) and high <= low:
+    if NUMBER.allows(low) and NUMBER.allows(high) and high <= low:
         raise ConfigError(
             f"env.ref_max_score={_show(high)}: expected more than env.ref_min_score={_show(low)} "
             "(scores are 100·(R − R_min)/(R_max − R_min))"
         )
     low, high = _get(values, "algorithm.policy.log_std_min"), _get(values, "algorithm.policy.log_std_max")
-    if _is_number(low) and _is_number(high) and high <= low:
+    if NUMBER.allows(low) and NUMBER.allows(high) and high <= low:
         raise ConfigError(
             f"algorithm.policy.log_std_max={_show(high)}: expected more than algorithm.policy.log_std_min={_show(low)}"
         )
@@ -166,7 +107,7 @@ def check_critic(values: dict[str, Any]) -> None:
             f"critic={name}: algorithm={algorithm.get('name')} learns from {' or '.join(allowed)} (critic={allowed[0]})"
         )
     candidates = _get(values, "sampling.candidates")
-    if "_target_" not in critic and _is_number(candidates) and candidates > 1:
+    if "_target_" not in critic and NUMBER.allows(candidates) and candidates > 1:
         raise ConfigError(
             f"sampling.candidates={candidates}: critic={name} has nothing to score candidates with; "
             "use sampling.candidates=1 or a critic (critic=iql)"
@@ -282,10 +223,6 @@ def _get(values: dict[str, Any], key: str) -> Any:
             return _MISSING
         node = node[part]
     return node
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _show(value: Any) -> str:

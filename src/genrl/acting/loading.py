@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from genrl.acting.policy import ActingPolicy
 from genrl.building import algorithm_class, build_critic, build_policy_model
 from genrl.config import Config, plain, upgraded_config
-from genrl.config_checks import check_ranges, resolved
+from genrl.config_checks import check_ranges
 from genrl.data.normalization import ObservationNormalizer
 from genrl.errors import ConfigError
 
@@ -46,7 +46,7 @@ def load_acting_policy(
             OmegaConf.update(cfg, f"sampling.{key}", value)
         except OmegaConfBaseException as err:
             raise ConfigError(f"sampling.{key}={value}: {str(err).splitlines()[0]}") from None
-    check_ranges(resolved(cfg), prefix="sampling.")
+    check_ranges(cfg, "sampling")
     cfg = plain(cfg)
     obs_dim, action_dim = meta["obs_dim"], meta["action_dim"]
     policy = build_policy_model(cfg, obs_dim, action_dim, meta.get("action_box"))

@@ -12,6 +12,7 @@ from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
 from genrl.data.transitions import Transitions
 from genrl.models import GenerativeModel
+from genrl.ranges import Count, Decay, Positive
 from genrl.training.phases import Phase
 
 
@@ -29,10 +30,10 @@ class BehaviourCloning(PolicyUpdates, Algorithm):
         make_model: Callable[[], GenerativeModel],
         critic: IQLCritic | None,
         optimizer: Callable[..., torch.optim.Optimizer],
-        epochs: float,
-        batch_size: int = 4096,
+        epochs: Positive,
+        batch_size: Count = 4096,
         train_critic: bool = False,
-        ema_decay: float | None = None,
+        ema_decay: Decay | None = None,
     ) -> None:
         if train_critic and critic is None:
             raise ValueError("train_critic=true needs a critic (critic=iql); with critic=none it acts with one action")

@@ -16,6 +16,7 @@ from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models import GenerativeModel, LikelihoodSettings
 from genrl.models.ema import ema_of
+from genrl.ranges import Count, Decay, Fraction, NonNegative, Positive
 from genrl.training.phases import Metrics, Phase, frozen
 
 GRADIENTS = ("exact", "reference")
@@ -50,21 +51,21 @@ class GMPG(Algorithm):
         critic: IQLCritic,
         behaviour_optimizer: Callable[..., torch.optim.Optimizer],
         optimizer: Callable[..., torch.optim.Optimizer],
-        beta: float,
-        behaviour_epochs: float,
-        epochs: float,
-        behaviour_batch_size: int = 4096,
-        batch_size: int = 40960,
-        grad_steps: int = 32,
+        beta: NonNegative,
+        behaviour_epochs: NonNegative,
+        epochs: Positive,
+        behaviour_batch_size: Count = 4096,
+        batch_size: Count = 40960,
+        grad_steps: Count = 32,
         gradient: str = "exact",
         estimator: str = "exact",
         probe: str = "gaussian",
         recompute: bool = True,
-        chunk_size: int | None = None,
+        chunk_size: Count | None = None,
         advantage_normalization: str = "none",
-        target_ess: float = 0.5,
+        target_ess: Fraction = 0.5,
         clamp_actions: bool = False,
-        ema_decay: float | None = None,
+        ema_decay: Decay | None = None,
     ) -> None:
         check_choice("algorithm.gradient", gradient, GRADIENTS)
         self.unit = AdvantageUnit(advantage_normalization, target_ess)

@@ -14,6 +14,7 @@ from genrl.critics import IQLCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
 from genrl.models import GenerativeModel
+from genrl.ranges import Count, Decay, Fraction, NonNegative, Positive
 from genrl.training.phases import Metrics, Phase
 
 
@@ -36,14 +37,14 @@ class GMPO(PolicyUpdates, Algorithm):
         make_model: Callable[[], GenerativeModel],
         critic: IQLCritic,
         optimizer: Callable[..., torch.optim.Optimizer],
-        beta: float,
-        max_weight: float,
-        epochs: float,
-        batch_size: int = 4096,
+        beta: NonNegative,
+        max_weight: Positive,
+        epochs: Positive,
+        batch_size: Count = 4096,
         advantage_normalization: str = "none",
-        target_ess: float = 0.5,
-        behaviour_epochs: float = 0.0,
-        ema_decay: float | None = None,
+        target_ess: Fraction = 0.5,
+        behaviour_epochs: NonNegative = 0.0,
+        ema_decay: Decay | None = None,
     ) -> None:
         self.unit = AdvantageUnit(advantage_normalization, target_ess)
         self.init_policy(make_model(), optimizer, ema_decay, critic)

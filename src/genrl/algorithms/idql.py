@@ -8,11 +8,13 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.optim import Optimizer
 
 from genrl.algorithms.base import Algorithm
 from genrl.algorithms.policy_updates import PolicyUpdates
 from genrl.critics import IQLCritic
 from genrl.models import GenerativeModel
+from genrl.ranges import Count, Decay, Positive
 from genrl.training.phases import Phase
 
 
@@ -28,14 +30,9 @@ class IDQL(PolicyUpdates, Algorithm):
     """
 
     def __init__(
-        self,
-        make_model: Callable[[], GenerativeModel],
-        critic: IQLCritic,
-        optimizer: Callable[..., torch.optim.Optimizer],
-        epochs: float,
-        batch_size: int = 4096,
-        ema_decay: float | None = None,
-    ) -> None:
+        self, make_model: Callable[[], GenerativeModel], critic: IQLCritic, optimizer: Callable[..., Optimizer],
+        epochs: Positive, batch_size: Count = 4096, ema_decay: Decay | None = None,
+    ) -> None:  # fmt: skip
         self.init_policy(make_model(), optimizer, ema_decay, critic)
         self.epochs, self.batch_size = epochs, batch_size
 

@@ -16,6 +16,7 @@ from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models.gaussian import GaussianPolicy
+from genrl.ranges import Count, Decay, Fraction, NonNegative, Positive
 from genrl.training.phases import Metrics, Phase
 
 LR_SCHEDULES = ("cosine", "constant")
@@ -44,14 +45,14 @@ class IQL(PolicyUpdates, Algorithm):
         make_model: Callable[[], GaussianPolicy],
         critic: IQLCritic,
         optimizer: Callable[..., torch.optim.Optimizer],
-        beta: float = 3.0,
-        max_weight: float = 100.0,
-        epochs: float = 256,
-        batch_size: int = 256,
+        beta: NonNegative = 3.0,
+        max_weight: Positive = 100.0,
+        epochs: Positive = 256,
+        batch_size: Count = 256,
         advantage_normalization: str = "none",
-        target_ess: float = 0.5,
+        target_ess: Fraction = 0.5,
         lr_schedule: str = "cosine",
-        ema_decay: float | None = None,
+        ema_decay: Decay | None = None,
     ) -> None:
         self.unit = AdvantageUnit(advantage_normalization, target_ess)
         check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)

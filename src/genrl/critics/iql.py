@@ -13,6 +13,7 @@ from genrl.critics.advantage_scale import advantage_scale
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.networks import DoubleQ, ValueNet
+from genrl.ranges import Count, Fraction, NonNegative, Rate
 from genrl.training.phases import Phase, Stateful
 
 V_TARGETS = ("updated", "pre_update")
@@ -43,11 +44,11 @@ class IQLCritic(Stateful):
         q_net: DoubleQ,
         v_net: ValueNet,
         optimizer: Callable[..., torch.optim.Optimizer],
-        epochs: float,
-        batch_size: int = 4096,
-        expectile: float = 0.7,
-        discount: float = 0.99,
-        polyak: float = 0.005,
+        epochs: NonNegative,
+        batch_size: Count = 4096,
+        expectile: Fraction = 0.7,
+        discount: Rate = 0.99,
+        polyak: Rate = 0.005,
         v_target: str = "updated",
     ) -> None:
         check_choice("critic.v_target", v_target, V_TARGETS)

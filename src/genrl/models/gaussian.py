@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.networks import MLP
+from genrl.ranges import Count
 
 LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
@@ -30,7 +31,7 @@ class GaussianPolicy(nn.Module):
         self,
         obs_dim: int,
         action_dim: int,
-        hidden_sizes: Sequence[int] = (256, 256),
+        hidden_sizes: Sequence[Count] = (256, 256),
         log_std_min: float = -5.0,
         log_std_max: float = 2.0,
         deterministic: bool = True,

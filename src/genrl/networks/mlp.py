@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from genrl.ranges import Count
+
 
 class MLP(nn.Sequential):
     """Linear → ReLU → … → Linear."""
@@ -22,7 +24,7 @@ class MLP(nn.Sequential):
 class DoubleQ(nn.Module):
     """Two independent Q(s, a) MLPs on [a, s]; ``forward`` returns both, each (B,)."""
 
-    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: Sequence[int] = (256, 256)) -> None:
+    def __init__(self, obs_dim: int, action_dim: int, hidden_sizes: Sequence[Count] = (256, 256)) -> None:
         super().__init__()
         self.q1 = MLP(action_dim + obs_dim, hidden_sizes, 1)
         self.q2 = MLP(action_dim + obs_dim, hidden_sizes, 1)
@@ -39,7 +41,7 @@ class DoubleQ(nn.Module):
 class ValueNet(nn.Module):
     """V(s) MLP; returns (B,)."""
 
-    def __init__(self, obs_dim: int, hidden_sizes: Sequence[int] = (256, 256)) -> None:
+    def __init__(self, obs_dim: int, hidden_sizes: Sequence[Count] = (256, 256)) -> None:
         super().__init__()
         self.v = MLP(obs_dim, hidden_sizes, 1)
 

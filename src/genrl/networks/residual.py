@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.networks.time_encoders import GaussianFourierTimeEncoder
+from genrl.ranges import Count, Positive
 
 
 class TemporalSpatialResBlock(nn.Module):
@@ -38,11 +39,11 @@ class TemporalSpatialResidualNet(nn.Module):
         self,
         x_dim: int,
         cond_dim: int,
-        hidden_sizes: Sequence[int] = (512, 256, 128),
-        t_dim: int = 32,
-        t_scale: float = 30.0,
-        cond_hidden_dim: int = 32,
-        t_cond_hidden_dim: int = 128,
+        hidden_sizes: Sequence[Count] = (512, 256, 128),
+        t_dim: Count = 32,
+        t_scale: Positive = 30.0,
+        cond_hidden_dim: Count = 32,
+        t_cond_hidden_dim: Count = 128,
     ) -> None:
         super().__init__()
         hidden = [int(h) for h in hidden_sizes]

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from genrl.paths.base import Marginal, PathSample, ProbabilityPath, expand_time
+from genrl.ranges import NonNegative
 
 
 class ICFMPath(ProbabilityPath):
@@ -17,7 +18,7 @@ class ICFMPath(ProbabilityPath):
 
     t_max = 1.0
 
-    def __init__(self, sigma: float = 0.1) -> None:
+    def __init__(self, sigma: NonNegative = 0.1) -> None:
         if sigma < 0:
             raise ValueError(f"ICFMPath needs sigma >= 0, got {sigma}")
         self.sigma = sigma

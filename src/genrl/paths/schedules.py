@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from genrl.ranges import Positive
+
 
 @dataclass(frozen=True)
 class ScheduleOutput:
@@ -38,7 +40,7 @@ class VPSchedule(Schedule):
     dσ/dt = −α·(dα/dt)/σ, which diverges at t = 1 where σ = 0.
     """
 
-    def __init__(self, beta_0: float = 0.1, beta_1: float = 20.0) -> None:
+    def __init__(self, beta_0: Positive = 0.1, beta_1: Positive = 20.0) -> None:
         if not 0 < beta_0 < beta_1:
             raise ValueError(f"VPSchedule needs 0 < beta_0 < beta_1, got beta_0={beta_0}, beta_1={beta_1}")
         self.beta_0 = beta_0
