@@ -195,6 +195,7 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
         "unused_config": unused_config(cfg),  # keys that did not affect this run (genrl-report ignores them)
         "env": cfg.env.name,
         "eval_env": task.eval_env_id,
+        "eval_env_kwargs": task.kwargs,  # what gym.make got besides the id (env.kwargs)
         "seed": cfg.seed,
         "budget": cfg.budget.name,
         "recipe": cfg.recipe_name,

@@ -154,6 +154,7 @@ def _task(state: dict[str, Any], run_dir: Path, args: argparse.Namespace):
             "ref_min_score": env.get("ref_min_score"),
             "ref_max_score": env.get("ref_max_score"),
             "max_episode_steps": env.get("max_episode_steps"),
+            "kwargs": env.get("kwargs") or {},
         }
     for key in ("ref_min_score", "ref_max_score", "max_episode_steps"):
         value = getattr(args, key)
@@ -166,7 +167,7 @@ def _task(state: dict[str, Any], run_dir: Path, args: argparse.Namespace):
             f"{run_dir}: the checkpoint has no reference returns to normalise scores; pass --ref-min-score and "
             "--ref-max-score"
         )
-    check_env_id(stored["eval_env_id"], "env.eval_env_id", source=str(run_dir))
+    check_env_id(stored["eval_env_id"], "env.eval_env_id", source=str(run_dir), kwargs=stored.get("kwargs"))
     try:
         return Task(**stored)
     except ValueError as err:
