@@ -20,7 +20,7 @@ import torch
 from genrl.acting.loading import load_acting_policy
 from genrl.config_checks import check_device, check_env_id, resolve_device
 from genrl.errors import ConfigError, GenrlError, one_line
-from genrl.evaluation import SCORE_SCALE, Evaluator, Task
+from genrl.evaluation import SCORE_SCALE, Evaluator, Task, comparability
 from genrl.io import write_json
 from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
 from genrl.training.checkpoint import load_checkpoint
@@ -135,6 +135,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         "scores": result.scores.tolist(),
         "lengths": result.lengths.tolist(),
         "score_scale": SCORE_SCALE,
+        **comparability(task),
         "wall_time_s": round(time.monotonic() - start, 2),
     }
     if args.video is not None:
