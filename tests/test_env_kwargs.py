@@ -10,6 +10,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.envs.box2d import lunar_lander
 
 from conftest import SUBPROCESS_ENV, run_train
 from genrl import config_checks
@@ -20,14 +21,14 @@ LUNAR = ["env.name=lunar", "env.eval_env_id=LunarLander-v3", "env.kwargs={contin
          "env.ref_min_score=-200", "env.ref_max_score=200"]  # fmt: skip
 
 
-def _lunar_npz(path: Path, steps: int = 400) -> Path:
-    """Random-action transitions of continuous LunarLander, in the npz layout (obs, action, next_obs, ...)."""
+def _lunar_npz(path: Path, steps: int = 400, pilot: bool = False) -> Path:
+    """Transitions of continuous LunarLander (random actions, or Gymnasium's scripted pilot), in the npz layout."""
     env = gym.make("LunarLander-v3", continuous=True)
     env.action_space.seed(0)
     columns = {key: [] for key in ("obs", "action", "next_obs", "reward", "done")}
     obs, _ = env.reset(seed=0)
     for _ in range(steps):
-        action = env.action_space.sample()
+        action = lunar_lander.heuristic(env.unwrapped, obs) if pilot else env.action_space.sample()
         next_obs, reward, terminated, truncated, _ = env.step(action)
         for key, value in zip(columns, (obs, action, next_obs, reward, float(terminated))):
             columns[key].append(value)
@@ -37,19 +38,47 @@ def _lunar_npz(path: Path, steps: int = 400) -> Path:
     return path
 
 
-def test_continuous_lunar_lander_trains_evaluates_and_records_its_kwargs(tmp_path, smoke_args):
-    pytest.importorskip("Box2D", reason='LunarLander needs Box2D: pip install -e ".[box2d]"')
-    data = _lunar_npz(tmp_path / "lunar.npz")
-    run_train([*smoke_args, "dataset=npz", f"dataset.path={data}", *LUNAR], tmp_path)
-    results = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert results["eval_env"] == "LunarLander-v3" and results["eval_env_kwargs"] == {"continuous": True}
-    assert results["score_final"] is not None
-    proc = subprocess.run(  # genrl-eval rebuilds the env with the run's kwargs (a discrete one would refuse)
-        [sys.executable, "-m", "genrl.cli.eval", str(tmp_path / "run"), "--episodes", "2", "--max-episode-steps", "20"],
+def _cli(module: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", f"genrl.cli.{module}", *args],
         env=SUBPROCESS_ENV, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+def test_readme_walkthrough_continuous_lunar_lander(tmp_path):
+    """README's custom-task walk-through: npz → genrl-reference → train → genrl-eval → genrl-report."""
+    pytest.importorskip("Box2D", reason='LunarLander needs Box2D: pip install -e ".[box2d]"')
+    data = _lunar_npz(tmp_path / "lunar.npz")
+    proc = _cli("reference", "LunarLander-v3", "--kwargs", "{continuous: true}", "--expert", "heuristic",
+                "--episodes", "3")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    reference = json.loads(proc.stdout)
+    assert reference["ref_max_score"] > 100 > 0 > reference["ref_min_score"]  # the pilot lands, random crashes
+    assert proc.stderr.strip().splitlines()[-1].startswith("env.ref_min_score=")
+    run = tmp_path / "runs" / "seed0"
+    run_train(["env=lunarlander-continuous", f"dataset.path={data}", "budget=smoke", "logger=none",
+               f"hydra.run.dir={run}"], tmp_path)  # fmt: skip
+    results = json.loads((run / "results.json").read_text())
+    assert results["env"] == "lunarlander-continuous" and results["eval_env"] == "LunarLander-v3"
+    assert results["eval_env_kwargs"] == {"continuous": True} and results["score_final"] is not None
+    proc = _cli("eval", str(run), "--episodes", "2")  # rebuilds the env with the run's kwargs
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(proc.stdout)["eval_env"] == "LunarLander-v3"
+    proc = _cli("report", str(tmp_path / "runs"))
+    assert proc.returncode == 0 and "lunarlander-continuous" in proc.stdout and "[not comparable]" in proc.stdout
+
+
+def test_reference_from_a_datasets_best_episodes(tmp_path):
+    pytest.importorskip("Box2D")
+    args = ["LunarLander-v3", "--kwargs", "{continuous: true}", "--top", "1", "--episodes", "3"]
+    proc = _cli("reference", *args, "--dataset", str(_lunar_npz(tmp_path / "pilot.npz", steps=1500, pilot=True)))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout)
+    assert summary["competent"]["n"] >= 2 and summary["ref_max_score"] > 100  # the pilot's landed episodes
+    proc = _cli("reference", "Pendulum-v1", "--expert", "heuristic", "--episodes", "1")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "error: --expert heuristic: Gymnasium's scripted pilot flies LunarLander only, not Pendulum-v1"
+    ]
 
 
 def test_without_the_kwarg_the_discrete_lander_is_refused(tmp_path, smoke_args):
