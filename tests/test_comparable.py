@@ -21,6 +21,7 @@ def smoke_run(tmp_path_factory):
     return root / "sweep" / "smoke" / "seed0"
 
 
+@pytest.mark.slow
 def test_a_smoke_run_says_its_score_is_not_comparable(smoke_run):
     results = json.loads((smoke_run / "results.json").read_text())
     assert results["score_comparable"] is False
@@ -41,6 +42,7 @@ def test_full_length_evaluations_are_comparable():
     assert capped["score_comparable"] is False and capped["score_note"].startswith("not comparable")
 
 
+@pytest.mark.slow
 def test_report_never_puts_a_capped_run_in_a_full_runs_cell(smoke_run, capsys):
     """The same configuration, one results.json flagged not comparable: two columns, never one cell."""
     full = smoke_run.parent.parent / "full" / "seed0"

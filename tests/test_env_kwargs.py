@@ -45,6 +45,7 @@ def _cli(module: str, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_readme_walkthrough_continuous_lunar_lander(tmp_path):
     """README's custom-task walk-through: npz → genrl-reference → train → genrl-eval → genrl-report."""
     pytest.importorskip("Box2D", reason='LunarLander needs Box2D: pip install -e ".[box2d]"')
