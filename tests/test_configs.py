@@ -16,7 +16,8 @@ from genrl.building import build_algorithm
 ALGORITHMS = ["gmpo", "gmpg"]
 PATHS = ["vpsde", "gvp", "icfm"]
 ENVS = sorted(p.stem for p in (CONF / "env").glob("*.yaml"))
-DIMS = {"demo": (3, 1), "hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6), "minari": (3, 1)}
+DIMS = {"demo": (3, 1), "hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6), "minari": (3, 1),
+        "lunarlander": (8, 2)}
 TINY = ["net.hidden_sizes=[8,4]", "critic.q_net.hidden_sizes=[8]", "critic.v_net.hidden_sizes=[8]"]
 
 

@@ -1,8 +1,9 @@
-"""load_d4rl on synthesized D4RL-layout HDF5 files: qlearning semantics, returns, fallback, download."""
+"""load_d4rl on synthesized D4RL-layout HDF5 files: qlearning semantics, returns, fallback, verified download."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
 import socket
 import threading
@@ -14,8 +15,9 @@ import pytest
 import torch
 
 import genrl.data.d4rl as d4rl_module
+from conftest import CONF
 from genrl.data import D4RL_BASE_URL, load_d4rl
-from genrl.errors import DatasetError
+from genrl.errors import ChecksumError, DatasetError
 
 OBS_DIM, ACT_DIM = 4, 2
 # (length, how the episode ends): rows 0-4 | 5-11 | 12-15 | 16-21 | 22-24 (trailing, no flag)
@@ -126,38 +128,54 @@ def test_last_row_timeout_and_no_timeouts_key(tmp_path):
     np.testing.assert_array_equal(data.episode_returns, [arrays["rewards"][:3].astype(np.float64).sum()])
 
 
+def _publish(monkeypatch, file_name: str, path: Path) -> str:
+    """Make ``path``'s SHA-256 the published hash of ``file_name`` (the real ones are of the real files)."""
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    monkeypatch.setitem(d4rl_module.KNOWN_SHA256, file_name, digest)
+    return digest
+
+
 def test_cache_dir_from_environment(tmp_path, monkeypatch):
-    write_d4rl(tmp_path / "walker2d_medium-v2.hdf5", make_d4rl_arrays())
+    cached = write_d4rl(tmp_path / "walker2d_medium-v2.hdf5", make_d4rl_arrays())
+    _publish(monkeypatch, "walker2d_medium-v2.hdf5", cached)
     monkeypatch.setenv("D4RL_DATASET_DIR", str(tmp_path))
     data = load_d4rl(file_name="walker2d_medium-v2.hdf5", download=False)
     assert len(data) == 23 and data.source == str(tmp_path / "walker2d_medium-v2.hdf5")
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    requests: list[str]
+
+    def do_GET(self):
+        self.requests.append(self.path)
+        super().do_GET()
+
     def log_message(self, format, *args):
         pass
 
 
 @pytest.fixture
 def file_server(tmp_path):
-    """(served directory, base URL) of a local HTTP server, shut down after the test."""
+    """(served directory, base URL, list of request paths) of a local HTTP server, shut down after the test."""
     served = tmp_path / "served"
     served.mkdir()
-    handler = functools.partial(_QuietHandler, directory=str(served))
+    requests: list[str] = []
+    handler = functools.partial(type("Handler", (_QuietHandler,), {"requests": requests}), directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield served, f"http://127.0.0.1:{server.server_address[1]}"
+        yield served, f"http://127.0.0.1:{server.server_address[1]}", requests
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
 
 
-def test_download_into_cache(file_server, tmp_path):
-    served, base_url = file_server
+def test_download_into_cache(file_server, tmp_path, monkeypatch):
+    served, base_url, _ = file_server
     original = write_d4rl(served / "hopper_medium-v2.hdf5", make_d4rl_arrays())
+    _publish(monkeypatch, "hopper_medium-v2.hdf5", original)
     cache = tmp_path / "cache"
     data = load_d4rl(file_name="hopper_medium-v2.hdf5", cache_dir=str(cache), base_url=base_url)
     assert len(data) == 23
@@ -181,7 +199,7 @@ def test_download_disabled(tmp_path):
 
 
 def test_download_404(file_server, tmp_path):
-    _, base_url = file_server
+    _, base_url, _ = file_server
     cache = tmp_path / "cache"
     with pytest.raises(DatasetError) as err:
         load_d4rl(file_name="hopper_medium-v2.hdf5", cache_dir=str(cache), base_url=base_url)
@@ -199,3 +217,58 @@ def test_download_connection_refused(tmp_path):
         load_d4rl(file_name="hopper_medium-v2.hdf5", cache_dir=str(cache), base_url=f"http://127.0.0.1:{port}")
     _assert_offline_message(err.value, cache)
     assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_published_hashes_cover_the_d4rl_tasks():
+    names = {line.split(":", 1)[1].strip() for f in (CONF / "dataset_env").glob("d4rl_*.yaml")
+             for line in f.read_text().splitlines() if line.startswith("file_name:")}  # fmt: skip
+    assert len(names) == 9 and names <= set(d4rl_module.KNOWN_SHA256)
+    assert all(len(h) == 64 and int(h, 16) >= 0 for h in d4rl_module.KNOWN_SHA256.values())
+
+
+def test_corrupted_download_is_fetched_again_then_refused(file_server, tmp_path, monkeypatch):
+    served, base_url, requests = file_server
+    good = write_d4rl(tmp_path / "good.hdf5", make_d4rl_arrays())
+    expected = _publish(monkeypatch, "hopper_medium-v2.hdf5", good)
+    corrupt = bytearray(good.read_bytes())
+    corrupt[len(corrupt) // 2] ^= 0xFF  # one flipped byte: what a broken mirror or a bad disk serves
+    corrupt = bytes(corrupt)
+    (served / "hopper_medium-v2.hdf5").write_bytes(corrupt)
+    cache = tmp_path / "cache"
+    with pytest.raises(ChecksumError) as err:
+        load_d4rl(file_name="hopper_medium-v2.hdf5", cache_dir=str(cache), base_url=base_url)
+    message = str(err.value)
+    actual = hashlib.sha256(corrupt).hexdigest()
+    assert "hopper_medium-v2.hdf5" in message and expected in message and actual in message and "\n" not in message
+    assert requests == ["/hopper_medium-v2.hdf5"] * 2  # downloaded again once, then refused
+    assert list(cache.iterdir()) == []  # the bad file is not left for the next run to load
+
+
+def test_corrupted_cache_file_is_replaced(file_server, tmp_path, monkeypatch):
+    served, base_url, requests = file_server
+    original = write_d4rl(served / "hopper_medium-v2.hdf5", make_d4rl_arrays())
+    _publish(monkeypatch, "hopper_medium-v2.hdf5", original)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "hopper_medium-v2.hdf5").write_bytes(original.read_bytes()[: original.stat().st_size // 2])  # truncated
+    assert len(load_d4rl(file_name="hopper_medium-v2.hdf5", cache_dir=str(cache), base_url=base_url)) == 23
+    assert (cache / "hopper_medium-v2.hdf5").read_bytes() == original.read_bytes() and len(requests) == 1
+    with pytest.raises(ChecksumError, match="download=False"):  # offline, a corrupt file is refused, not read
+        (cache / "hopper_medium-v2.hdf5").write_bytes(b"x")
+        load_d4rl(file_name="hopper_medium-v2.hdf5", cache_dir=str(cache), download=False)
+
+
+def test_unpublished_file_is_checked_against_its_first_download(file_server, tmp_path):
+    served, base_url, requests = file_server
+    original = write_d4rl(served / "mine-v2.hdf5", make_d4rl_arrays())
+    cache = tmp_path / "cache"
+    assert len(load_d4rl(file_name="mine-v2.hdf5", cache_dir=str(cache), base_url=base_url)) == 23
+    digest = hashlib.sha256(original.read_bytes()).hexdigest()
+    assert (cache / "mine-v2.hdf5.sha256").read_text() == f"{digest}  mine-v2.hdf5\n"  # sha256sum's format
+    (cache / "mine-v2.hdf5").write_bytes(b"garbage")  # corrupted later: fetched again, matches the record
+    assert len(load_d4rl(file_name="mine-v2.hdf5", cache_dir=str(cache), base_url=base_url)) == 23
+    assert len(requests) == 2
+    write_d4rl(served / "mine-v2.hdf5", make_d4rl_arrays(seed=1))  # the server's file changed
+    (cache / "mine-v2.hdf5").write_bytes(b"garbage")
+    with pytest.raises(ChecksumError, match=r"mine-v2\.hdf5\.sha256"):
+        load_d4rl(file_name="mine-v2.hdf5", cache_dir=str(cache), base_url=base_url)

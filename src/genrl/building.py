@@ -117,6 +117,12 @@ def build_algorithm(
     return build(cfg.algorithm, omit=omit, make_model=make_model, critic=critic)
 
 
+def env_kwargs(cfg: DictConfig) -> dict[str, Any]:
+    """``env.kwargs`` as a plain dict: the keyword arguments of ``gym.make`` for evaluation."""
+    node = OmegaConf.select(cfg, "env.kwargs")
+    return OmegaConf.to_container(node, resolve=True) if node is not None else {}
+
+
 def make_task(cfg: DictConfig, data: Transitions) -> Task:
     env = cfg.env
     ref_min = env.ref_min_score if env.ref_min_score is not None else data.metadata.get("ref_min_score")
@@ -129,9 +135,9 @@ def make_task(cfg: DictConfig, data: Transitions) -> Task:
     if eval_env_id is None:
         raise ConfigError(f"env={env.name}: no evaluation environment; set env.eval_env_id=<Gymnasium id>")
     if not env.eval_env_id:  # named by the dataset (Minari metadata): checked here, once it is known
-        check_env_id(eval_env_id, "env.eval_env_id", source=data.source)
+        check_env_id(eval_env_id, "env.eval_env_id", source=data.source, kwargs=env_kwargs(cfg))
     try:
-        return Task(env.name, eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps)
+        return Task(env.name, eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps, env_kwargs(cfg))
     except ValueError as err:  # reference returns from the dataset's metadata that cannot normalise scores
         raise ConfigError(f"{err}; set env.ref_min_score and env.ref_max_score") from None
 
@@ -151,7 +157,7 @@ def prepare_data(cfg: DictConfig, device: torch.device) -> PreparedData:
     """Load and validate the dataset, build its task, and move the transformed data to ``device``."""
     data: Transitions = build(cfg.dataset)  # the dataset node's _target_ is the loader (its keys: check_dataset)
     task = make_task(cfg, data)
-    probe_env = make_env(task.eval_env_id)
+    probe_env = make_env(task.eval_env_id, kwargs=task.kwargs)
     check_against_env(data, probe_env.observation_space, probe_env.action_space, task.eval_env_id)
     space = probe_env.action_space
     action_box = (np.asarray(space.low, dtype=float).tolist(), np.asarray(space.high, dtype=float).tolist())

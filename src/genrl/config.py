@@ -318,7 +318,7 @@ class NPZDatasetConfig:
 # Keys that earlier versions wrote into run configs and checkpoints; dropped when an old run is loaded.
 RETIRED_KEYS = {"env": ("d4rl_file", "minari_id", "npz_path")}
 # Keys added since, with the value an earlier run had implicitly (before the critic= group, every critic was IQL's).
-ADDED_KEYS = {"critic": {"name": "iql"}}
+ADDED_KEYS = {"critic": {"name": "iql"}, "env": {"kwargs": {}}}
 
 
 def upgraded_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -345,6 +345,7 @@ class TaskConfig:
     ref_max_score: Annotated[float, Range()] | None = None
     reward_transform: RewardTransform = RewardTransform.none  # locomotion | antmaze | none (spec §7)
     max_episode_steps: Count | None = None  # None: the eval env's own time limit
+    kwargs: dict[str, Any] = field(default_factory=dict)  # keyword arguments of gym.make for evaluation
 
 
 @dataclass
@@ -435,7 +436,9 @@ class Config:
 
 def register_configs() -> None:
     cs = ConfigStore.instance()
-    cs.store(name="base", node=Config)
+    base = OmegaConf.structured(Config)
+    OmegaConf.set_struct(base.env.kwargs, False)  # env.kwargs are the env's own options: any name (checked at start)
+    cs.store(name="base", node=base)
     for group, options in {
         "algorithm": {"gmpo": GMPOConfig, "gmpg": GMPGConfig, "bc": BCConfig, "iql": IQLConfig},
         "critic": {"iql": CriticConfig},

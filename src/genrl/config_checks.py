@@ -11,14 +11,16 @@ with status 2.
 from __future__ import annotations
 
 import difflib
+import inspect
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium
 import torch
+from gymnasium.envs.registration import load_env_creator
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -44,8 +46,9 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     _check_pairs(values)
     check_device(str(values.get("device", "auto")))
     env_id = _get(values, "env.eval_env_id")
+    kwargs = _get(values, "env.kwargs")
     if env_id not in (None, _MISSING):
-        check_env_id(env_id, "env.eval_env_id")
+        check_env_id(env_id, "env.eval_env_id", kwargs=kwargs if isinstance(kwargs, dict) else None)
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:
@@ -166,21 +169,105 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def check_env_id(env_id: str, key: str = "env.eval_env_id", source: str | None = None) -> None:
-    """``env_id`` is registered with Gymnasium (importing ``module:`` prefixes as ``gymnasium.make`` does).
+#: Ids Gymnasium removed whose replacement is another id with options: (replacement id, its env.kwargs).
+REPLACED_ENV_IDS: dict[str, tuple[str, dict[str, Any]]] = {
+    "LunarLanderContinuous-v2": ("LunarLander-v3", {"continuous": True}),
+    "LunarLander-v2": ("LunarLander-v3", {}),
+    "BipedalWalkerHardcore-v2": ("BipedalWalker-v3", {"hardcore": True}),
+    "BipedalWalker-v2": ("BipedalWalker-v3", {}),
+    "CarRacing-v2": ("CarRacing-v3", {}),
+}
+#: gym.make's own keywords, which genrl sets itself: not env.kwargs.
+_MAKE_KEYWORDS = {
+    "max_episode_steps": "set env.max_episode_steps instead", "render_mode": "genrl-eval --video sets it",
+    "autoreset": "genrl's evaluator resets the envs itself", "disable_env_checker": "genrl sets it",
+    "apply_api_compatibility": "not supported",
+}  # fmt: skip
+#: Optional dependencies of Gymnasium's env families: how to install them with genrl.
+_DEPENDENCY_HINTS = {"box2d": 'pip install "genrl[box2d]" (Box2D for LunarLander, BipedalWalker, CarRacing)'}
+
+
+def check_env_id(
+    env_id: str, key: str = "env.eval_env_id", source: str | None = None, kwargs: dict[str, Any] | None = None
+) -> None:
+    """``env_id`` is registered with Gymnasium (importing ``module:`` prefixes as ``gymnasium.make`` does), its
+    module imports (optional dependencies such as Box2D are installed), and its constructor takes every keyword
+    of ``kwargs`` (``env.kwargs``).
 
     ``source``: where the id came from when the config did not name it (a dataset's metadata, a checkpoint).
     """
+    subject = f"{key}={env_id}" if source is None else f"{source}: its evaluation env {env_id} (set {key}=...)"
+    if env_id in REPLACED_ENV_IDS:
+        new_id, new_kwargs = REPLACED_ENV_IDS[env_id]
+        options = ", ".join(f"{k}: {str(v).lower()}" for k, v in new_kwargs.items())
+        with_kwargs = f" 'env.kwargs={{{options}}}'" if new_kwargs else ""
+        raise ConfigError(f"{subject}: removed from Gymnasium; use {key}={new_id}{with_kwargs}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gymnasium.spec(env_id)
+            spec = gymnasium.spec(env_id)
+    except gymnasium.error.DeprecatedEnv as err:
+        raise ConfigError(f"{subject}: removed from Gymnasium ({one_line(err)})") from None
     except (gymnasium.error.Error, ImportError, ValueError) as err:
         close = difflib.get_close_matches(env_id, list(gymnasium.registry), n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else "; gymnasium.pprint_registry() lists them"
         reason = one_line(err).split(". ")[0]
-        subject = f"{key}={env_id}" if source is None else f"{source}: its evaluation env {env_id} (set {key}=...)"
         raise ConfigError(f"{subject}: not a registered Gymnasium environment ({reason}){hint}") from None
+    creator = _env_creator(spec, subject)
+    _check_env_kwargs(env_id, creator, kwargs or {})
+
+
+def _env_creator(spec: Any, subject: str) -> Callable[..., Any]:
+    """The env's class or factory, imported: a missing optional dependency is one line with its install hint."""
+    if callable(spec.entry_point):
+        return spec.entry_point
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return load_env_creator(spec.entry_point)
+    except (gymnasium.error.DependencyNotInstalled, ImportError) as err:
+        family = spec.entry_point.split(":")[0].split(".")
+        hint = next((h for name, h in _DEPENDENCY_HINTS.items() if name in family), None)
+        if hint is None:
+            raise ConfigError(f"{subject}: cannot be made ({one_line(err)})") from None
+        reason = one_line(err).split(",")[0]  # Gymnasium's own install advice is for Gymnasium alone
+        raise ConfigError(f"{subject}: cannot be made ({reason}); install it with {hint}") from None
+
+
+def _keywords(creator: Callable[..., Any]) -> list[str] | None:
+    """The keywords ``creator`` takes, following ``**kwargs`` up a class's bases (MuJoCo envs pass theirs to
+    ``MujocoEnv``); None when they cannot be known (a ``**kwargs`` that goes nowhere visible, a C factory)."""
+    if inspect.isclass(creator):
+        inits = [vars(cls)["__init__"] for cls in creator.__mro__ if "__init__" in vars(cls)]
+    else:
+        inits = [creator]
+    accepted: list[str] = []
+    for init in inits:
+        try:
+            params = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        keyword = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        accepted += [p.name for p in params if p.kind in keyword and p.name not in ("self", *_MAKE_KEYWORDS, *accepted)]
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            return accepted
+    return None
+
+
+def _check_env_kwargs(env_id: str, creator: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    for name in kwargs:
+        if name in _MAKE_KEYWORDS:
+            raise ConfigError(f"env.kwargs.{name}: not an env option of {env_id}; {_MAKE_KEYWORDS[name]}")
+    accepted = _keywords(creator)
+    if accepted is None:
+        return
+    for name in kwargs:
+        if name not in accepted:
+            close = difflib.get_close_matches(name, accepted, n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigError(
+                f"env.kwargs.{name}: {env_id} takes no keyword '{name}'; {hint}it takes {', '.join(accepted) or 'none'}"
+            )
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -12,6 +12,10 @@ class DatasetError(GenrlError):
     """A dataset file or id is missing, malformed or does not match the environment."""
 
 
+class ChecksumError(DatasetError):
+    """A downloaded or cached file's SHA-256 differs from the expected one (after one re-download)."""
+
+
 class ConfigError(GenrlError):
     """A configuration value is inconsistent or unsupported."""
 

@@ -20,7 +20,7 @@ from genrl.building import algorithm_class, build_algorithm, prepare_data, unuse
 from genrl.config import plain, upgraded_config
 from genrl.config_checks import check_config, resolve_device
 from genrl.data import Transitions
-from genrl.evaluation import SCORE_SCALE, Evaluator, Task
+from genrl.evaluation import SCORE_SCALE, Evaluator, Task, comparability
 from genrl.io import write_json, write_text
 from genrl.run_folder import CHECKPOINT_FILE, CONFIG_FILE, NO_PATH, RESULTS_FILE, check_resumable
 from genrl.seeding import seed_everything
@@ -123,6 +123,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -
     write_json(results, run_dir / RESULTS_FILE)
     logger.summary({k: v for k, v in results.items() if isinstance(v, int | float)})
     logger.close()
+    if results["score_note"]:
+        log.warning("scores %s", results["score_note"])
     log.info(summary_line(results, run_dir / RESULTS_FILE))
     return results
 
@@ -195,6 +197,7 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
         "unused_config": unused_config(cfg),  # keys that did not affect this run (genrl-report ignores them)
         "env": cfg.env.name,
         "eval_env": task.eval_env_id,
+        "eval_env_kwargs": task.kwargs,  # what gym.make got besides the id (env.kwargs)
         "seed": cfg.seed,
         "budget": cfg.budget.name,
         "recipe": cfg.recipe_name,
@@ -219,6 +222,7 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
         "device": _device_name(device),
         "curve": {"step": [e["step"] for e in evals], "score": [e["score"] for e in evals]},
         "score_scale": SCORE_SCALE,
+        **comparability(task),  # score_comparable: false when evaluation episodes were capped (budget=smoke)
         "genrl_version": genrl.__version__,
         "torch_version": torch.__version__,
         "host": platform.node(),

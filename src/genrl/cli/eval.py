@@ -20,7 +20,7 @@ import torch
 from genrl.acting.loading import load_acting_policy
 from genrl.config_checks import check_device, check_env_id, resolve_device
 from genrl.errors import ConfigError, GenrlError, one_line
-from genrl.evaluation import SCORE_SCALE, Evaluator, Task
+from genrl.evaluation import SCORE_SCALE, Evaluator, Task, comparability
 from genrl.io import write_json
 from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
 from genrl.training.checkpoint import load_checkpoint
@@ -135,6 +135,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         "scores": result.scores.tolist(),
         "lengths": result.lengths.tolist(),
         "score_scale": SCORE_SCALE,
+        **comparability(task),
         "wall_time_s": round(time.monotonic() - start, 2),
     }
     if args.video is not None:
@@ -154,6 +155,7 @@ def _task(state: dict[str, Any], run_dir: Path, args: argparse.Namespace):
             "ref_min_score": env.get("ref_min_score"),
             "ref_max_score": env.get("ref_max_score"),
             "max_episode_steps": env.get("max_episode_steps"),
+            "kwargs": env.get("kwargs") or {},
         }
     for key in ("ref_min_score", "ref_max_score", "max_episode_steps"):
         value = getattr(args, key)
@@ -166,7 +168,7 @@ def _task(state: dict[str, Any], run_dir: Path, args: argparse.Namespace):
             f"{run_dir}: the checkpoint has no reference returns to normalise scores; pass --ref-min-score and "
             "--ref-max-score"
         )
-    check_env_id(stored["eval_env_id"], "env.eval_env_id", source=str(run_dir))
+    check_env_id(stored["eval_env_id"], "env.eval_env_id", source=str(run_dir), kwargs=stored.get("kwargs"))
     try:
         return Task(**stored)
     except ValueError as err:

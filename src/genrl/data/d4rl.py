@@ -11,13 +11,37 @@ import numpy as np
 import torch
 
 from genrl.data import validate
-from genrl.data.download import download as download_file
+from genrl.data.download import fetch_verified
 from genrl.data.rewards import episode_returns
 from genrl.data.transitions import Transitions
-from genrl.errors import DatasetError
+from genrl.errors import ChecksumError, DatasetError
 from genrl.errors import one_line as _one_line
 
 D4RL_BASE_URL = "http://rail.eecs.berkeley.edu/datasets/offline_rl/gym_mujoco_v2"
+#: SHA-256 of the D4RL v2 locomotion files at ``D4RL_BASE_URL``, as published in TensorFlow Datasets' checksum
+#: files (``tensorflow_datasets/d4rl/d4rl_mujoco_{hopper,halfcheetah,walker2d}/checksums.tsv``). A file named here
+#: is verified against this hash on every load, whichever ``base_url`` served it; any other downloaded file is
+#: verified against the hash recorded beside it (``<file>.sha256``) on its first download.
+KNOWN_SHA256 = {
+    "halfcheetah_expert-v2.hdf5": "d9fe53bb994eb1e20a99b4fa3412cd76a1bb7966a7ff55e0fcbdd6081bd2965f",
+    "halfcheetah_full_replay-v2.hdf5": "27fdf7ea86e5a2cbd24d611ae9e703c86ec2e8e52823abc69dd9af6afb3a36c0",
+    "halfcheetah_medium-v2.hdf5": "41324e8487a9556d8cfa4538827f8937f4d63dae3030825ebc9f3a726ed08ca0",
+    "halfcheetah_medium_expert-v2.hdf5": "015db75dae5bbe8e94029b71fa0bafc2073365df0c94744e71031189f3f79c06",
+    "halfcheetah_medium_replay-v2.hdf5": "48d494a4770c11f48260736dec090b78bdca8375647ed4d24bfa5b6610c7f683",
+    "halfcheetah_random-v2.hdf5": "25407aef85b5d16c0f36b4149341edb4acc6a9e88c1db529b2de19e7464874ba",
+    "hopper_expert-v2.hdf5": "01aa219a5f8eea5e639eccdc636ec2bf40e317159a95cf4bf6e985f16909941b",
+    "hopper_full_replay-v2.hdf5": "56baf95963c51c1e964049a974566c50ba80f289390565523e60c0ba83e0982e",
+    "hopper_medium-v2.hdf5": "5bdf1bc4a713c82941de44633df669b36c89850b652a25985166796d25cf71a0",
+    "hopper_medium_expert-v2.hdf5": "9d51ad87f8c905be3880d84c6140bcdb7fbf39a19e046a237f238ba34fec9e26",
+    "hopper_medium_replay-v2.hdf5": "e121c5f7c9857a307baa9edc6a2c3b48e85fedb9ac316ecddd0f48ca7ef4e39b",
+    "hopper_random-v2.hdf5": "63103ef7059db4c0819bd054f4e83ff339030b50bcdb46bdbe50385f234b5054",
+    "walker2d_expert-v2.hdf5": "2985dc3d436a8baa10e8f43f946fe1d7c6337a4e4fbc65def70618093b18c59a",
+    "walker2d_full_replay-v2.hdf5": "f2720f9d27b2acef6ec9a7d9ad3b80b6c2078ad4467cee668a81e3b3c80bcf2a",
+    "walker2d_medium-v2.hdf5": "cf00f43add04c17fdfc2958dd581dea0851b2e5bedbe6fda073758a8f841aeda",
+    "walker2d_medium_expert-v2.hdf5": "6b8d7f868c45bbaedf460be797fb7271b46dee6ebe45fe7a64319f2005b59a04",
+    "walker2d_medium_replay-v2.hdf5": "e75de96a4f77acf7d4e0d6fdf0d7ccb177c26c44bb4388e4fd99f543ccfa18db",
+    "walker2d_random-v2.hdf5": "4e863bb6090cf4a461548bd470564b32f1ae5b32ef3085f816b2ede7f092e7fa",
+}
 DEFAULT_CACHE_DIR = "~/.d4rl/datasets"
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
 OPTIONAL_KEYS = ("next_observations", "timeouts")
@@ -38,7 +62,9 @@ def load_d4rl(
 
     The file is ``path`` if given; else ``cache_dir / file_name`` (``cache_dir`` defaults to
     ``$D4RL_DATASET_DIR``, else ``~/.d4rl/datasets``), downloaded from ``{base_url}/{file_name}`` when absent
-    and ``download`` is true.
+    and ``download`` is true. A cached or downloaded file is verified by SHA-256 (``KNOWN_SHA256``, else the hash
+    recorded beside it on first download) and downloaded again once on a mismatch; a second mismatch is an error.
+    A ``path`` is the user's own file and is not verified.
 
     * Transitions whose ``timeouts`` flag is set are dropped (also when ``terminals`` is set too), so no
       next observation crosses a time-limit boundary. ``done`` = ``terminals`` (1.0/0.0); timeouts never count
@@ -97,16 +123,16 @@ def _locate(
         )
     directory = d4rl_cache_dir(cache_dir)
     file = directory / file_name
-    if file.is_file():
-        return file
     url = f"{base_url.rstrip('/')}/{file_name}"
-    if not download:
+    try:
+        return fetch_verified(url, file, KNOWN_SHA256.get(file_name), download)
+    except FileNotFoundError:
         raise DatasetError(
             f"D4RL file '{file_name}' is not in {directory} and download=False; "
             f"download {url} and put it at {file}"
-        )
-    try:
-        return download_file(url, file)
+        ) from None
+    except ChecksumError:
+        raise
     except DatasetError as exc:
         cause = _one_line(exc.__cause__ or exc)
         raise DatasetError(

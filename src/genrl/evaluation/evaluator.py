@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -46,12 +47,13 @@ class EvalResult:
         }
 
 
-def make_env(env_id: str, max_episode_steps: int | None = None) -> gym.Env:
-    """One evaluation env (Gymnasium's deprecation notice for the D4RL-matching v4 ids is silenced)."""
-    kwargs = {"max_episode_steps": max_episode_steps} if max_episode_steps else {}
+def make_env(env_id: str, max_episode_steps: int | None = None, kwargs: dict[str, Any] | None = None) -> gym.Env:
+    """One evaluation env made with ``kwargs`` (Gymnasium's deprecation notice for the D4RL-matching v4 ids is
+    silenced)."""
+    options = {**(kwargs or {}), **({"max_episode_steps": max_episode_steps} if max_episode_steps else {})}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return gym.make(env_id, **kwargs)
+        return gym.make(env_id, **options)
 
 
 class Evaluator:
@@ -83,7 +85,9 @@ class Evaluator:
     @property
     def envs(self) -> gym.vector.VectorEnv:
         if self._envs is None:
-            kwargs = {"max_episode_steps": self.task.max_episode_steps} if self.task.max_episode_steps else {}
+            kwargs = dict(self.task.kwargs)
+            if self.task.max_episode_steps:
+                kwargs["max_episode_steps"] = self.task.max_episode_steps
             wrappers = None
             if self.video_dir is not None:
                 kwargs["render_mode"] = "rgb_array"

@@ -35,6 +35,7 @@ RESULT_KEYS = (
 MIXED = ("split", "refuse")
 ABSENT = "<absent>"
 NO_CONFIG = "no config.yaml"  # the label of runs without config.yaml beside runs with one
+NOT_COMPARABLE = "not comparable"  # the label of runs whose scores are of capped episodes (score_comparable false)
 
 ALGORITHM_ORDER = ("gmpo", "gmpg", "bc", "iql")
 PATH_ORDER = ("vpsde", "gvp", "icfm", "none")
@@ -50,6 +51,7 @@ class Cells:
     runs: dict[CellKey, list[RunRecord]]
     varying: dict[tuple[str, str], tuple[str, ...]]  # (algorithm, path) → keys that split its runs
     without_config: int  # runs compared on their results.json fields only
+    not_comparable: int = 0  # runs whose scores are of capped episodes (their cells are labelled so)
 
 
 def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
@@ -134,6 +136,12 @@ def group_cells(records: Sequence[RunRecord], mixed: str = "split", warn: Warn |
     mixed_kinds: set[tuple[str, str]] = set()  # columns where some task has runs with and without config.yaml
     for (env, algorithm, path), runs in groups.items():
         column = (algorithm, path)
+        if mixed == "refuse" and len({r.comparable for r in runs}) > 1:
+            capped = next(r for r in runs if not r.comparable)
+            raise ResultsError(
+                f"{env} {column_label(column)}: {capped.source} is {capped.raw.get('score_note') or NOT_COMPARABLE}, "
+                "beside full-length runs; a cell never mixes them (--mixed split labels them apart)"
+            )
         by_kind = {kind: [r for r in runs if (r.config is not None) == kind] for kind in (True, False)}
         if by_kind[True] and by_kind[False]:
             mixed_kinds.add(column)
@@ -175,7 +183,8 @@ def group_cells(records: Sequence[RunRecord], mixed: str = "split", warn: Warn |
     for column in mixed_kinds:
         split[column].add(NO_CONFIG)
     without_config = sum(r.config is None for r in records)
-    return Cells(cells, {k: tuple(sorted(v)) for k, v in split.items() if v}, without_config)
+    not_comparable = sum(not r.comparable for r in records)
+    return Cells(cells, {k: tuple(sorted(v)) for k, v in split.items() if v}, without_config, not_comparable)
 
 
 def _labels(
@@ -194,8 +203,9 @@ def _labels(
         keys = sorted(varying.get((column, kind), ()))
         prefix = [NO_CONFIG] if column in mixed_kinds and not kind else []
         sources = [str(r.source) for r in runs]
-        full = {s: _label(views[s], keys, prefix, short=False) for s in sources}
-        short = {s: _label(views[s], keys, prefix, short=True) for s in sources}
+        marks = {str(r.source): [] if r.comparable else [NOT_COMPARABLE] for r in runs}  # never in one cell
+        full = {s: _label(views[s], keys, [*marks[s], *prefix], short=False) for s in sources}
+        short = {s: _label(views[s], keys, [*marks[s], *prefix], short=True) for s in sources}
         # file names alone, unless two different files share a name
         labels.update(short if len(set(short.values())) == len(set(full.values())) else full)
     return labels

@@ -112,6 +112,12 @@ def config_notes(table: Table) -> list[str]:
             "A cell averages only runs whose configuration (config.yaml) is identical apart from the seed; runs that "
             f"differ are separate columns labelled [key=value]: {split}."
         )
+    if table.not_comparable:
+        lines.append(
+            f"{table.not_comparable} run(s) were evaluated on episodes capped below the env's time limit (e.g. "
+            "budget=smoke): their columns are labelled [not comparable]; those scores normalise partial-episode "
+            "returns with full-episode references and are comparable with no other column or published number."
+        )
     if table.without_config:
         lines.append(
             f"{table.without_config} run(s) have no config.yaml beside results.json: they were compared on the "

@@ -70,6 +70,12 @@ class RunRecord:
         return (self.env, self.algorithm, self.path)
 
     @property
+    def comparable(self) -> bool:
+        """False when results.json says its scores are of capped episodes (``score_comparable``, e.g. a
+        ``budget=smoke`` run); runs from before the flag count as comparable."""
+        return self.raw.get("score_comparable") is not False
+
+    @property
     def d4rl_scored(self) -> bool:
         """Whether the scores use D4RL's reference returns: the run read a D4RL dataset (its config.yaml says so;
         without one, the env is named like a D4RL task)."""

@@ -62,6 +62,7 @@ class Table:
     final_episodes: tuple[int, ...] = ()  # episodes of the final evaluation (score_final), when recorded
     varying: dict[tuple[str, str], tuple[str, ...]] | None = None  # (algorithm, path) → keys that split columns
     without_config: int = 0  # runs compared on results.json fields only (no config.yaml beside them)
+    not_comparable: int = 0  # runs scored on capped episodes: their columns are labelled [not comparable, …]
     d4rl_scored: bool = True  # every run's scores use D4RL's reference returns
 
     def missing_tasks(self, column: Column) -> list[str]:
@@ -120,5 +121,6 @@ def build_table(records: Sequence[RunRecord], metric: str, n_skipped: int = 0, c
         final_episodes=_distinct(r.raw.get("final_episodes") for r in records if _is_int(r.raw.get("final_episodes"))),
         varying=grouping.varying,
         without_config=grouping.without_config,
+        not_comparable=grouping.not_comparable,
         d4rl_scored=all(r.d4rl_scored for r in records),
     )
