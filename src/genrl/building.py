@@ -80,6 +80,11 @@ def build_policy_model(
         low, high = action_box if action_box is not None else (None, None)
         node = cfg.algorithm[cls.policy_key]
         return build(node, obs_dim=obs_dim, action_dim=action_dim, action_low=low, action_high=high)
+    return build_generative_model(cfg, obs_dim, action_dim)
+
+
+def build_generative_model(cfg: DictConfig, obs_dim: int, action_dim: int) -> nn.Module:
+    """The generative model of ``net``, ``model`` and ``path`` (a policy, or an algorithm's behaviour model)."""
     if cfg.path.name == NO_PATH:
         raise ConfigError(
             f"path={NO_PATH}: algorithm={cfg.algorithm.name} samples a generative policy and needs a probability "
@@ -113,8 +118,12 @@ def build_algorithm(
     def make_model() -> nn.Module:
         return build_policy_model(cfg, obs_dim, action_dim, action_box).to(device)
 
+    def make_behaviour() -> nn.Module:
+        return build_generative_model(cfg, obs_dim, action_dim).to(device)
+
     omit = () if cls.policy_key is None else (cls.policy_key,)
-    return build(cfg.algorithm, omit=omit, make_model=make_model, critic=critic)
+    behaviour = {"make_behaviour": make_behaviour} if cls.behaviour_model else {}
+    return build(cfg.algorithm, omit=omit, make_model=make_model, critic=critic, **behaviour)
 
 
 def make_task(cfg: DictConfig, data: Transitions) -> Task:

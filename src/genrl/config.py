@@ -22,6 +22,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from genrl.acting.policy import SELECTIONS
 from genrl.algorithms.gmpg import GRADIENTS
 from genrl.algorithms.iql import LR_SCHEDULES
+from genrl.algorithms.srpo import WEIGHTINGS
 from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
 from genrl.critics.iql import V_TARGETS
 from genrl.data.rewards import REWARD_TRANSFORMS
@@ -66,6 +67,7 @@ Vectorization = _choice("Vectorization", VECTORIZATION_MODES)
 WandbMode = _choice("WandbMode", WANDB_MODES)
 Autocast = _choice("Autocast", AUTOCAST_KINDS)
 CompileMode = _choice("CompileMode", COMPILE_MODES)
+SRPOWeighting = _choice("SRPOWeighting", list(WEIGHTINGS))
 
 
 def plain(cfg: DictConfig) -> DictConfig:
@@ -248,6 +250,35 @@ class GMPGConfig:
     target_ess: float
     clamp_actions: bool  # Q at the action clamped to the data's action box
     ema_decay: float | None  # μ (and so π's start) is the EMA of the behaviour-cloning weights
+
+
+@schema
+class DeterministicPolicyConfig:
+    _target_: str = "genrl.models.deterministic.DeterministicPolicy"
+    hidden_sizes: list[int]
+
+
+@schema
+class SRPOConfig:
+    """SRPO (genrl/algorithms/srpo.py): the paper's values where they transfer; μ is trained as GMPG's."""
+
+    _target_: str = "genrl.algorithms.srpo.SRPO"
+    name: str = "srpo"
+    policy: DeterministicPolicyConfig = field(default_factory=DeterministicPolicyConfig)  # built by the root
+    behaviour_optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=1e-4))
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=3e-4))
+    beta: float = 0.05  # weight of Q against the KL (the paper's per-task values: docs/algorithms.md)
+    behaviour_epochs: float = 2000
+    epochs: float = 256  # ≈ 1M steps at B = 256 on 1M transitions (the paper's)
+    behaviour_batch_size: int
+    batch_size: int
+    weighting: SRPOWeighting  # ω(t): vds = s_t² (the paper's) | score = m_t/s_t | stable = 1
+    t_min: float  # t ~ U(t_min, t_max) for the noised actions
+    t_max: float
+    noise_baseline: bool  # subtract ε from ε̂ (a control variate, same expectation)
+    lr_schedule: LRSchedule
+    advantage_normalization: AdvantageNormalization  # none (the paper's) | std: β·∇Q/σ_A | ess
+    target_ess: float
 
 
 @schema
@@ -446,6 +477,7 @@ def register_configs() -> None:
         ("algorithm", "gmpg_schema", GMPGConfig),
         ("algorithm", "bc_schema", BCConfig),
         ("algorithm", "iql_schema", IQLConfig),
+        ("algorithm", "srpo_schema", SRPOConfig),
         ("critic", "iql_schema", CriticConfig),
         ("path", "vpsde_schema", VPSDEPathConfig),
         ("path", "gvp_schema", GVPPathConfig),

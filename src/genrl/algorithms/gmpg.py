@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.algorithms.base import Algorithm
+from genrl.algorithms.policy_updates import clone_step
 from genrl.critics import IQLCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
@@ -100,13 +101,10 @@ class GMPG(Algorithm):
     # -- phase 1: behaviour cloning ------------------------------------------------------------------
     def update_behaviour(self, batch: Batch) -> Metrics:
         """L(φ) = E[ℓ_φ(a | s)], the plain generative loss on dataset actions."""
-        loss = self.behaviour.loss(batch.action, batch.obs).mean()
-        self.behaviour_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.behaviour_optimizer.step()
+        metrics = clone_step(self.behaviour, self.behaviour_optimizer, batch)
         if self.behaviour_ema is not None:
             self.behaviour_ema.update_parameters(self.behaviour)
-        return {"loss": loss.detach()}
+        return metrics
 
     # -- phase 3: policy gradient ----------------------------------------------------------------------
     def start_policy(self, data: Transitions) -> None:

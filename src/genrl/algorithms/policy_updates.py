@@ -1,7 +1,9 @@
-"""What BC, GMPO and IQL do to their policy: an optimiser step, then the EMA of the weights that act."""
+"""What BC, GMPO and IQL do to their policy: an optimiser step, then the EMA of the weights that act; the cosine
+learning-rate decay of IQL's and SRPO's actors."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from torch import Tensor
@@ -13,6 +15,25 @@ from genrl.data import Batch
 from genrl.models import GenerativeModel
 from genrl.models.ema import ema_of
 from genrl.training.phases import Metrics
+
+LR_SCHEDULES = ("cosine", "constant")
+
+
+def cosine_factor(step: int, total: int | None) -> float:
+    """½(1 + cos(π·k/T)) at step k of T (optax's cosine_decay_schedule, torch's CosineAnnealingLR to 0); 1 when T
+    is unknown or not positive."""
+    if total is None or total <= 0:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def clone_step(model: GenerativeModel, optimizer: Optimizer, batch: Batch) -> Metrics:
+    """One behaviour-cloning step of a model with its own optimiser (a behaviour model μ): L(φ) = E[ℓ_φ(a | s)]."""
+    loss = model.loss(batch.action, batch.obs).mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"loss": loss.detach()}
 
 
 class PolicyUpdates:
