@@ -66,8 +66,12 @@ def has_critic(cfg: DictConfig) -> bool:
 
 
 def unused_config(cfg: DictConfig) -> list[str]:
-    """Config keys that do not affect this run (the generative model's, for an algorithm with its own policy)."""
-    return list(algorithm_class(cfg).unused_keys()) + ([] if has_critic(cfg) else ["critic"])
+    """Config keys that do not affect this run (the generative model's, for an algorithm with its own policy; the
+    critic's, with none or with a critic that has no use for some, e.g. the TD critic's ``v_net``)."""
+    if not has_critic(cfg):
+        return [*algorithm_class(cfg).unused_keys(), "critic"]
+    critic_unused = getattr(get_object(cfg.critic._target_), "unused_keys", ())
+    return [*algorithm_class(cfg).unused_keys(), *(f"critic.{key}" for key in critic_unused)]
 
 
 def build_policy_model(
@@ -99,9 +103,9 @@ def build_critic(cfg: DictConfig, obs_dim: int, action_dim: int, device: torch.d
     if not has_critic(cfg):
         return None
     node = cfg.critic
-    networks = get_object(node._target_).networks
-    built = {key: build_network(node[key], obs_dim=obs_dim, action_dim=action_dim).to(device) for key in networks}
-    return build(node, omit=networks, **built)
+    cls = get_object(node._target_)
+    built = {key: build_network(node[key], obs_dim=obs_dim, action_dim=action_dim).to(device) for key in cls.networks}
+    return build(node, omit=(*cls.networks, *getattr(cls, "unused_keys", ())), **built)
 
 
 def build_algorithm(

@@ -170,6 +170,20 @@ class CriticConfig:
     v_target: VTarget
 
 
+@schema
+class TDCriticConfig:
+    """``critic=td``: twin Q and target Q̄ by TD on a target policy's actions (genrl/critics/td.py)."""
+
+    _target_: str = "genrl.critics.TDCritic"
+    name: str = "td"
+    q_net: QNetConfig = field(default_factory=lambda: QNetConfig(hidden_sizes=[256, 256, 256]))  # Diffusion-QL's
+    v_net: VNetConfig = field(default_factory=VNetConfig)  # unused (TDCritic.unused_keys): budgets size IQL's V
+    optimizer: AdamConfig = field(default_factory=AdamConfig)
+    discount: float
+    polyak: float
+    grad_norm: float | None  # clip the critic's gradient norm (null: not clipped)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # group option schemas (each option's YAML extends one of these)
 
@@ -279,6 +293,25 @@ class SRPOConfig:
     lr_schedule: LRSchedule
     advantage_normalization: AdvantageNormalization  # none (the paper's) | std: β·∇Q/σ_A | ess
     target_ess: float
+
+
+@schema
+class DQLConfig:
+    """Diffusion-QL (genrl/algorithms/dql.py): the paper's locomotion values where they transfer."""
+
+    _target_: str = "genrl.algorithms.dql.DQL"
+    name: str = "dql"
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=3e-4))
+    eta: float = 1.0  # weight of −Q/mean|Q| against the BC loss (the paper's locomotion value)
+    epochs: float = 512  # ≈ 2M steps at B = 256 on 1M transitions (the paper's 2000 × 1000 steps)
+    batch_size: int
+    grad_steps: int  # Euler steps of the differentiable sample, the TD targets' actions (the paper: N = 5)
+    recompute: bool
+    grad_norm: float | None  # clip the policy's gradient norm (null: not clipped)
+    ema_decay: float  # the target policy (TD targets' actions) is the EMA of the policy
+    ema_start: int
+    ema_every: int
+    lr_schedule: LRSchedule  # cosine: policy's and critic's lr decay to 0 over the phase (the paper's --lr_decay)
 
 
 @schema
@@ -478,6 +511,8 @@ def register_configs() -> None:
         ("algorithm", "bc_schema", BCConfig),
         ("algorithm", "iql_schema", IQLConfig),
         ("algorithm", "srpo_schema", SRPOConfig),
+        ("algorithm", "dql_schema", DQLConfig),
+        ("critic", "td_schema", TDCriticConfig),
         ("critic", "iql_schema", CriticConfig),
         ("path", "vpsde_schema", VPSDEPathConfig),
         ("path", "gvp_schema", GVPPathConfig),
