@@ -26,6 +26,7 @@ def test_every_schema_with_a_genrl_target_is_checked():
     assert {s.__name__ for s in TARGETED} >= {
         "NetConfig", "CriticConfig", "GMPOConfig", "GMPGConfig", "BCConfig", "IQLConfig", "GaussianPolicyConfig",
         "VPScheduleConfig", "ICFMPathConfig", "D4RLDatasetConfig", "MinariDatasetConfig", "NPZDatasetConfig",
+        "SRPOConfig", "DeterministicPolicyConfig", "DQLConfig", "TDCriticConfig",
     }  # fmt: skip
 
 

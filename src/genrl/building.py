@@ -66,8 +66,12 @@ def has_critic(cfg: DictConfig) -> bool:
 
 
 def unused_config(cfg: DictConfig) -> list[str]:
-    """Config keys that do not affect this run (the generative model's, for an algorithm with its own policy)."""
-    return list(algorithm_class(cfg).unused_keys()) + ([] if has_critic(cfg) else ["critic"])
+    """Config keys that do not affect this run (the generative model's, for an algorithm with its own policy; the
+    critic's, with none or with a critic that has no use for some, e.g. the TD critic's ``v_net``)."""
+    if not has_critic(cfg):
+        return [*algorithm_class(cfg).unused_keys(), "critic"]
+    critic_unused = getattr(get_object(cfg.critic._target_), "unused_keys", ())
+    return [*algorithm_class(cfg).unused_keys(), *(f"critic.{key}" for key in critic_unused)]
 
 
 def build_policy_model(
@@ -80,6 +84,11 @@ def build_policy_model(
         low, high = action_box if action_box is not None else (None, None)
         node = cfg.algorithm[cls.policy_key]
         return build(node, obs_dim=obs_dim, action_dim=action_dim, action_low=low, action_high=high)
+    return build_generative_model(cfg, obs_dim, action_dim)
+
+
+def build_generative_model(cfg: DictConfig, obs_dim: int, action_dim: int) -> nn.Module:
+    """The generative model of ``net``, ``model`` and ``path`` (a policy, or an algorithm's behaviour model)."""
     if cfg.path.name == NO_PATH:
         raise ConfigError(
             f"path={NO_PATH}: algorithm={cfg.algorithm.name} samples a generative policy and needs a probability "
@@ -94,9 +103,9 @@ def build_critic(cfg: DictConfig, obs_dim: int, action_dim: int, device: torch.d
     if not has_critic(cfg):
         return None
     node = cfg.critic
-    networks = get_object(node._target_).networks
-    built = {key: build_network(node[key], obs_dim=obs_dim, action_dim=action_dim).to(device) for key in networks}
-    return build(node, omit=networks, **built)
+    cls = get_object(node._target_)
+    built = {key: build_network(node[key], obs_dim=obs_dim, action_dim=action_dim).to(device) for key in cls.networks}
+    return build(node, omit=(*cls.networks, *getattr(cls, "unused_keys", ())), **built)
 
 
 def build_algorithm(
@@ -113,8 +122,12 @@ def build_algorithm(
     def make_model() -> nn.Module:
         return build_policy_model(cfg, obs_dim, action_dim, action_box).to(device)
 
+    def make_behaviour() -> nn.Module:
+        return build_generative_model(cfg, obs_dim, action_dim).to(device)
+
     omit = () if cls.policy_key is None else (cls.policy_key,)
-    return build(cfg.algorithm, omit=omit, make_model=make_model, critic=critic)
+    behaviour = {"make_behaviour": make_behaviour} if cls.behaviour_model else {}
+    return build(cfg.algorithm, omit=omit, make_model=make_model, critic=critic, **behaviour)
 
 
 def env_kwargs(cfg: DictConfig) -> dict[str, Any]:

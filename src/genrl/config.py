@@ -22,6 +22,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from genrl.acting.policy import SELECTIONS
 from genrl.algorithms.gmpg import GRADIENTS
 from genrl.algorithms.iql import LR_SCHEDULES
+from genrl.algorithms.srpo import WEIGHTINGS
 from genrl.critics.advantage_scale import ADVANTAGE_NORMALIZATIONS
 from genrl.critics.iql import V_TARGETS
 from genrl.data.rewards import REWARD_TRANSFORMS
@@ -54,12 +55,12 @@ def _choices(**values: tuple[str, ...] | list[str]) -> tuple[type[Choice], ...]:
 
 
 (SamplingMethod, Selection, AdvantageNormalization, LRSchedule, Gradient, Estimator, Probe, ModelParameterization,
- VTarget, RewardTransform, Vectorization, WandbMode, Autocast, CompileMode) = _choices(
+ VTarget, RewardTransform, Vectorization, WandbMode, Autocast, CompileMode, SRPOWeighting) = _choices(
     SamplingMethod=FIXED_GRID_METHODS + ADAPTIVE_METHODS, Selection=SELECTIONS,
     AdvantageNormalization=ADVANTAGE_NORMALIZATIONS, LRSchedule=LR_SCHEDULES, Gradient=GRADIENTS,
     Estimator=ESTIMATORS, Probe=PROBES, ModelParameterization=sorted(PARAMETERIZATIONS), VTarget=V_TARGETS,
     RewardTransform=REWARD_TRANSFORMS, Vectorization=VECTORIZATION_MODES, WandbMode=WANDB_MODES,
-    Autocast=AUTOCAST_KINDS, CompileMode=COMPILE_MODES,
+    Autocast=AUTOCAST_KINDS, CompileMode=COMPILE_MODES, SRPOWeighting=list(WEIGHTINGS),
 )  # fmt: skip
 
 
@@ -163,6 +164,20 @@ class CriticConfig:
     v_target: VTarget
 
 
+@schema
+class TDCriticConfig:
+    """``critic=td``: twin Q and target Q̄ by TD on a target policy's actions (genrl/critics/td.py)."""
+
+    _target_: str = "genrl.critics.TDCritic"
+    name: str = "td"
+    q_net: QNetConfig = field(default_factory=lambda: QNetConfig(hidden_sizes=[256, 256, 256]))  # Diffusion-QL's
+    v_net: VNetConfig = field(default_factory=VNetConfig)  # unused (TDCritic.unused_keys): budgets size IQL's V
+    optimizer: AdamConfig = field(default_factory=AdamConfig)
+    discount: float
+    polyak: float
+    grad_norm: float | None  # clip the critic's gradient norm (null: not clipped)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # group option schemas (each option's YAML extends one of these)
 
@@ -243,6 +258,54 @@ class GMPGConfig:
     target_ess: float
     clamp_actions: bool  # Q at the action clamped to the data's action box
     ema_decay: float | None  # μ (and so π's start) is the EMA of the behaviour-cloning weights
+
+
+@schema
+class DeterministicPolicyConfig:
+    _target_: str = "genrl.models.deterministic.DeterministicPolicy"
+    hidden_sizes: list[int]
+
+
+@schema
+class SRPOConfig:
+    """SRPO (genrl/algorithms/srpo.py): the paper's values where they transfer; μ is trained as GMPG's."""
+
+    _target_: str = "genrl.algorithms.srpo.SRPO"
+    name: str = "srpo"
+    policy: DeterministicPolicyConfig = field(default_factory=DeterministicPolicyConfig)  # built by the root
+    behaviour_optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=1e-4))
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=3e-4))
+    beta: float = 0.05  # weight of Q against the KL (the paper's per-task values: docs/algorithms.md)
+    behaviour_epochs: float = 2000
+    epochs: float = 256  # ≈ 1M steps at B = 256 on 1M transitions (the paper's)
+    behaviour_batch_size: int
+    batch_size: int
+    weighting: SRPOWeighting  # ω(t): vds = s_t² (the paper's) | score = m_t/s_t | stable = 1
+    t_min: float  # t ~ U(t_min, t_max) for the noised actions
+    t_max: float
+    noise_baseline: bool  # subtract ε from ε̂ (a control variate, same expectation)
+    lr_schedule: LRSchedule
+    advantage_normalization: AdvantageNormalization  # none (the paper's) | std: β·∇Q/σ_A | ess
+    target_ess: float
+
+
+@schema
+class DQLConfig:
+    """Diffusion-QL (genrl/algorithms/dql.py): the paper's locomotion values where they transfer."""
+
+    _target_: str = "genrl.algorithms.dql.DQL"
+    name: str = "dql"
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=3e-4))
+    eta: float = 1.0  # weight of −Q/mean|Q| against the BC loss (the paper's locomotion value)
+    epochs: float = 512  # ≈ 2M steps at B = 256 on 1M transitions (the paper's 2000 × 1000 steps)
+    batch_size: int
+    grad_steps: int  # Euler steps of the differentiable sample, the TD targets' actions (the paper: N = 5)
+    recompute: bool
+    grad_norm: float | None  # clip the policy's gradient norm (null: not clipped)
+    ema_decay: float  # the target policy (TD targets' actions) is the EMA of the policy
+    ema_start: int
+    ema_every: int
+    lr_schedule: LRSchedule  # cosine: policy's and critic's lr decay to 0 over the phase (the paper's --lr_decay)
 
 
 @schema
@@ -440,8 +503,11 @@ def register_configs() -> None:
     OmegaConf.set_struct(base.env.kwargs, False)  # env.kwargs are the env's own options: any name (checked at start)
     cs.store(name="base", node=base)
     for group, options in {
-        "algorithm": {"gmpo": GMPOConfig, "gmpg": GMPGConfig, "bc": BCConfig, "iql": IQLConfig},
-        "critic": {"iql": CriticConfig},
+        "algorithm": {
+            "gmpo": GMPOConfig, "gmpg": GMPGConfig, "bc": BCConfig, "iql": IQLConfig, "srpo": SRPOConfig,
+            "dql": DQLConfig,
+        },
+        "critic": {"iql": CriticConfig, "td": TDCriticConfig},
         "path": {"vpsde": VPSDEPathConfig, "gvp": GVPPathConfig, "icfm": ICFMPathConfig, "none": NoPathConfig},
         "dataset": {"d4rl": D4RLDatasetConfig, "minari": MinariDatasetConfig, "npz": NPZDatasetConfig},
     }.items():  # each option's YAML extends <option>_schema

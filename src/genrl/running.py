@@ -164,7 +164,7 @@ def _number(value: Any) -> str:
 def note_unused_config(cfg: DictConfig) -> None:
     """One log line where part of the config does not apply (``path`` for an algorithm with its own policy)."""
     cls = algorithm_class(cfg)
-    if cls.policy_key is None:
+    if "path" not in cls.unused_keys():
         return
     node = cfg.algorithm[cls.policy_key]
     kind = node._target_.rsplit(".", 1)[-1]
@@ -192,7 +192,7 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
     final = evals[-1] if evals else {}
     return {
         "algorithm": cfg.algorithm.name,
-        "path": cfg.path.name if algorithm_class(cfg).policy_key is None else NO_PATH,
+        "path": NO_PATH if "path" in algorithm_class(cfg).unused_keys() else cfg.path.name,
         "critic": cfg.critic.name,
         "unused_config": unused_config(cfg),  # keys that did not affect this run (genrl-report ignores them)
         "env": cfg.env.name,

@@ -5,7 +5,8 @@ policy model per call) and ``critic`` (what the ``critic=`` option built, or Non
 own options from ``conf/algorithm/<name>.yaml``. It declares, as class attributes and class methods:
 
 * its policy: the generative model of ``net``, ``model`` and ``path`` (``policy_key = None``) or its own
-  model built from ``algorithm.<policy_key>`` (IQL's Gaussian);
+  model built from ``algorithm.<policy_key>`` (IQL's Gaussian), with the generative model as well when it
+  declares ``behaviour_model`` (SRPO's frozen behaviour model);
 * the critics it can learn from (``critics``: names of ``critic=`` options; ``"none"`` if it needs none);
 * its phases (:meth:`phases`) and the weights that act (:attr:`acting_policy`);
 * how an action is drawn from those weights (:meth:`make_sampler`) and what K candidates are selected by
@@ -25,7 +26,8 @@ from genrl.training.phases import Phase, Stateful
 
 NO_CRITIC = "none"  # ``critic=none``
 #: What only a generative policy uses: ignored by an algorithm with its own policy.
-GENERATIVE_KEYS = ("path", "net", "model", "sampling.steps", "sampling.method")
+SAMPLER_KEYS = ("sampling.steps", "sampling.method")  # how the generative policy's ODE sample is drawn
+GENERATIVE_KEYS = ("path", "net", "model", *SAMPLER_KEYS)
 
 
 class Algorithm(Stateful):
@@ -34,6 +36,9 @@ class Algorithm(Stateful):
     #: ``None``: the policy is the generative model (``net`` + ``model`` + ``path``); else the key of the
     #: algorithm's own policy node (``algorithm.policy``), built with the obs/action dims and the action box.
     policy_key: ClassVar[str | None] = None
+    #: True: beside its own policy (``policy_key``), the constructor takes ``make_behaviour``, a factory of the run's
+    #: generative model (``net`` + ``model`` + ``path``), e.g. a frozen behaviour model the policy is regularised to.
+    behaviour_model: ClassVar[bool] = False
     #: The ``critic=`` options this algorithm can learn from; ``"none"`` among them: it can run without one.
     critics: ClassVar[tuple[str, ...]] = ("iql",)
     critic: Any
@@ -55,8 +60,11 @@ class Algorithm(Stateful):
 
     @classmethod
     def unused_keys(cls) -> tuple[str, ...]:
-        """Config keys that do not affect this algorithm's runs (the generative model's, with its own policy)."""
-        return GENERATIVE_KEYS if cls.policy_key is not None else ()
+        """Config keys that do not affect this algorithm's runs (the generative model's, with its own policy; only
+        its sampler's when a generative behaviour model is trained beside it)."""
+        if cls.policy_key is None:
+            return ()
+        return SAMPLER_KEYS if cls.behaviour_model else GENERATIVE_KEYS
 
     @classmethod
     def candidate_scorer(

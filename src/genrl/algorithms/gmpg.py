@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.algorithms.base import Algorithm
+from genrl.algorithms.policy_updates import DataActionBox, clone_step
 from genrl.critics import IQLCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
@@ -22,7 +23,7 @@ from genrl.training.phases import Metrics, Phase, frozen
 GRADIENTS = ("exact", "reference")
 
 
-class GMPG(Algorithm):
+class GMPG(DataActionBox, Algorithm):
     """Phases: behaviour cloning of μ, the IQL critic, then π (initialised as a copy of μ) by policy gradient.
 
     ``grad_steps`` Euler steps are used for the differentiable sample a_θ = Φ_θ(z; s) and for the likelihoods
@@ -81,7 +82,6 @@ class GMPG(Algorithm):
         self.kl_scale = 1.0 / (self.policy.action_dim * math.log(2.0))
         self.clamp_actions = clamp_actions
         self.behaviour_ema = ema_of(self.behaviour, ema_decay) if ema_decay is not None else None
-        self.action_box: tuple[Tensor, Tensor] | None = None
 
     @property
     def acting_policy(self) -> GenerativeModel:
@@ -101,13 +101,10 @@ class GMPG(Algorithm):
     # -- phase 1: behaviour cloning ------------------------------------------------------------------
     def update_behaviour(self, batch: Batch) -> Metrics:
         """L(φ) = E[ℓ_φ(a | s)], the plain generative loss on dataset actions."""
-        loss = self.behaviour.loss(batch.action, batch.obs).mean()
-        self.behaviour_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.behaviour_optimizer.step()
+        metrics = clone_step(self.behaviour, self.behaviour_optimizer, batch)
         if self.behaviour_ema is not None:
             self.behaviour_ema.update_parameters(self.behaviour)
-        return {"loss": loss.detach()}
+        return metrics
 
     # -- phase 3: policy gradient ----------------------------------------------------------------------
     def start_policy(self, data: Transitions) -> None:
@@ -116,10 +113,7 @@ class GMPG(Algorithm):
             self.behaviour.load_state_dict(self.behaviour_ema.module.state_dict())
         self.policy.load_state_dict(self.behaviour.state_dict())
         self.unit.fit(self.critic, data)
-        self._set_action_box(data)
-
-    def _set_action_box(self, data: Transitions) -> None:
-        self.action_box = (data.action.min(0).values, data.action.max(0).values)
+        self.fit_action_box(data)
 
     def policy_loss(self, obs: Tensor) -> tuple[Tensor, Metrics]:
         """L(θ) = E_s[ −β·Q(s, a_θ) + (log π_θ(a_θ|s) − log μ(a_θ|s)) / (A·ln 2) ],  a_θ = Φ_θ(z; s)  (spec §6)."""
@@ -136,10 +130,7 @@ class GMPG(Algorithm):
         return loss, {"loss": loss.detach(), "q_mean": q.detach().mean(), "kl_bits": kl.detach().mean()}
 
     def _clamp(self, action: Tensor) -> Tensor:
-        if not self.clamp_actions or self.action_box is None:
-            return action
-        low, high = self.action_box
-        return torch.maximum(torch.minimum(action, high), low)
+        return self.clamp_to_data(action) if self.clamp_actions else action
 
     def _log_prob(
         self, model: GenerativeModel, action: Tensor, obs: Tensor, stopgrad_state: bool = False, return_latent=False
@@ -177,16 +168,6 @@ class GMPG(Algorithm):
         return totals
 
     # -- state -----------------------------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        box = None if self.action_box is None else [b.cpu() for b in self.action_box]
-        return {**super().state_dict(), "action_box": box}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        box = state.get("action_box")
-        device = next(self.policy.parameters()).device
-        self.action_box = None if box is None else (box[0].to(device), box[1].to(device))
-
     def stateful_members(self) -> dict[str, Any]:
         ema = {} if self.behaviour_ema is None else {"behaviour_ema": self.behaviour_ema}
         return {

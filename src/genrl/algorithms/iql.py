@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.algorithms.base import Algorithm
-from genrl.algorithms.policy_updates import PolicyUpdates
+from genrl.algorithms.policy_updates import LR_SCHEDULES, PolicyUpdates, cosine_factor
 from genrl.critics import IQLCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
@@ -18,8 +18,6 @@ from genrl.errors import check_choice
 from genrl.models.gaussian import GaussianPolicy
 from genrl.ranges import Count, Decay, Fraction, NonNegative, Positive
 from genrl.training.phases import Metrics, Phase
-
-LR_SCHEDULES = ("cosine", "constant")
 
 
 class IQL(PolicyUpdates, Algorithm):
@@ -96,9 +94,7 @@ class IQL(PolicyUpdates, Algorithm):
 
     def learning_rate_factor(self) -> float:
         """½(1 + cos(π·k/T)) at actor step k of T (optax's cosine_decay_schedule); 1 without a schedule."""
-        if self.decay_steps is None or self.decay_steps <= 0:
-            return 1.0
-        return 0.5 * (1.0 + math.cos(math.pi * min(self.policy_updates, self.decay_steps) / self.decay_steps))
+        return cosine_factor(self.policy_updates, self.decay_steps)
 
     def update(self, batch: Batch) -> Metrics:
         weight, beta_adv = self.weights(batch.obs, batch.action)

@@ -1,18 +1,68 @@
-"""What BC, GMPO and IQL do to their policy: an optimiser step, then the EMA of the weights that act."""
+"""What BC, GMPO and IQL do to their policy: an optimiser step, then the EMA of the weights that act; the cosine
+learning-rate decay of IQL's and SRPO's actors."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.swa_utils import AveragedModel
 
 from genrl.critics import IQLCritic
-from genrl.data import Batch
+from genrl.data import Batch, Transitions
 from genrl.models import GenerativeModel
 from genrl.models.ema import ema_of
 from genrl.training.phases import Metrics
+
+LR_SCHEDULES = ("cosine", "constant")
+
+
+def cosine_factor(step: int, total: int | None) -> float:
+    """½(1 + cos(π·k/T)) at step k of T (optax's cosine_decay_schedule, torch's CosineAnnealingLR to 0); 1 when T
+    is unknown or not positive."""
+    if total is None or total <= 0:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
+
+
+def clone_step(model: GenerativeModel, optimizer: Optimizer, batch: Batch) -> Metrics:
+    """One behaviour-cloning step of a model with its own optimiser (a behaviour model μ): L(φ) = E[ℓ_φ(a | s)]."""
+    loss = model.loss(batch.action, batch.obs).mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return {"loss": loss.detach()}
+
+
+class DataActionBox:
+    """The dataset's action range [min, max] per dimension (GMPG's ``clamp_actions``, Diffusion-QL's clipping):
+    measured as the policy phase starts (:meth:`fit_action_box`), saved with the state as ``action_box``."""
+
+    action_box: tuple[Tensor, Tensor] | None = None
+    policy: Any
+
+    def fit_action_box(self, data: Transitions) -> None:
+        self.action_box = (data.action.min(0).values, data.action.max(0).values)
+
+    def clamp_to_data(self, action: Tensor) -> Tensor:
+        """``action`` clamped to the box (unchanged before it is measured); outside it the gradient is zero."""
+        if self.action_box is None:
+            return action
+        low, high = self.action_box
+        return torch.maximum(torch.minimum(action, high), low)
+
+    def state_dict(self) -> dict[str, Any]:
+        box = None if self.action_box is None else [b.cpu() for b in self.action_box]
+        return {**super().state_dict(), "action_box": box}  # type: ignore[misc]
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)  # type: ignore[misc]
+        box = state.get("action_box")
+        device = next(self.policy.parameters()).device
+        self.action_box = None if box is None else (box[0].to(device), box[1].to(device))
 
 
 class PolicyUpdates:

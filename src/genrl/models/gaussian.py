@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from genrl.models.deterministic import tanh_box
 from genrl.networks import MLP
 from genrl.ranges import Count
 
@@ -41,18 +42,13 @@ class GaussianPolicy(nn.Module):
         super().__init__()
         if not log_std_min < log_std_max:
             raise ValueError(f"algorithm.policy: log_std_min ({log_std_min}) must be < log_std_max ({log_std_max})")
-        low = torch.full((action_dim,), -1.0) if action_low is None else torch.as_tensor(action_low).float()
-        high = torch.full((action_dim,), 1.0) if action_high is None else torch.as_tensor(action_high).float()
-        if low.shape != (action_dim,) or high.shape != (action_dim,):
-            raise ValueError(f"the action box needs {action_dim} bounds, got {tuple(low.shape)}, {tuple(high.shape)}")
-        if not (torch.isfinite(low).all() and torch.isfinite(high).all() and (low < high).all()):
-            raise ValueError("a Gaussian policy with a tanh mean needs a bounded action box with low < high")
+        center, half_width = tanh_box(action_dim, action_low, action_high)
         self.obs_dim, self.action_dim = obs_dim, action_dim
         self.log_std_min, self.log_std_max, self.deterministic = log_std_min, log_std_max, deterministic
         self.mean_net = MLP(obs_dim, hidden_sizes, action_dim)
         self.log_std = nn.Parameter(torch.zeros(action_dim))
-        self.register_buffer("center", (high + low) / 2)
-        self.register_buffer("half_width", (high - low) / 2)
+        self.register_buffer("center", center)
+        self.register_buffer("half_width", half_width)
 
     @property
     def std(self) -> Tensor:

@@ -35,6 +35,11 @@ class GenerativeModel(nn.Module):
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
         return self.parameterization.to_velocity(self.net(t, x, cond), x, t, self.path)
 
+    def score(self, t: Tensor, x: Tensor, cond: Tensor) -> Tensor:
+        """∇_x log p_t(x | cond), shape (B, D), converted from the network's output by the path (for 0 < t < 1)."""
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        return self.parameterization.to_score(self.net(t, x, cond), x, t, self.path)
+
     def loss(self, x_1: Tensor, cond: Tensor) -> Tensor:
         """Per-sample generative loss ℓ = ½·Σ_d (N_θ(t, x_t, s) − target)_d², shape (B,)  (spec §1.7).
 

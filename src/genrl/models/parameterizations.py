@@ -21,6 +21,10 @@ class Parameterization(ABC):
     @abstractmethod
     def to_velocity(self, output: Tensor, x_t: Tensor, t: Tensor, path: ProbabilityPath) -> Tensor: ...
 
+    @abstractmethod
+    def to_score(self, output: Tensor, x_t: Tensor, t: Tensor, path: ProbabilityPath) -> Tensor:
+        """∇_x log p_t(x_t) of the network output: the path's conversion (a one-line error where it has none)."""
+
     def check(self, path: ProbabilityPath) -> None:
         """Raise if this parameterisation cannot be used with ``path``."""
 
@@ -40,6 +44,9 @@ class VelocityParameterization(Parameterization):
     def to_velocity(self, output: Tensor, x_t: Tensor, t: Tensor, path: ProbabilityPath) -> Tensor:
         return output
 
+    def to_score(self, output: Tensor, x_t: Tensor, t: Tensor, path: ProbabilityPath) -> Tensor:
+        return path.velocity_to_score(output, x_t, t)
+
 
 class NoiseParameterization(Parameterization):
     """N_θ predicts the noise ε = x_0 (diffusion ε-matching); velocity by the path's conversion."""
@@ -51,6 +58,9 @@ class NoiseParameterization(Parameterization):
 
     def to_velocity(self, output: Tensor, x_t: Tensor, t: Tensor, path: ProbabilityPath) -> Tensor:
         return path.noise_to_velocity(output, x_t, t)  # type: ignore[attr-defined]
+
+    def to_score(self, output: Tensor, x_t: Tensor, t: Tensor, path: ProbabilityPath) -> Tensor:
+        return path.noise_to_score(output, t)  # type: ignore[attr-defined]
 
     def check(self, path: ProbabilityPath) -> None:
         if not isinstance(path, AffinePath):

@@ -44,6 +44,10 @@ class AffinePath(ProbabilityPath):
         s = self.schedule(expand_time(t, x_t))
         return (velocity - (s.d_alpha / s.alpha) * x_t) / (s.d_sigma - s.d_alpha * s.sigma / s.alpha)
 
+    def velocity_to_score(self, velocity: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
+        """∇_x log p_t = −ε̂/σ with ε̂ from :meth:`velocity_to_noise` (both linear in E[x_1 | x_t]); 0 < t < 1."""
+        return self.noise_to_score(self.velocity_to_noise(velocity, x_t, t), t)
+
     def noise_to_score(self, noise: Tensor, t: Tensor) -> Tensor:
         """∇_x log p_t(x) = −ε/σ."""
         return -noise / self.schedule(expand_time(t, noise)).sigma

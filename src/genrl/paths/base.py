@@ -51,6 +51,10 @@ class ProbabilityPath(ABC):
     @abstractmethod
     def sample(self, x_0: Tensor, x_1: Tensor, t: Tensor) -> PathSample: ...
 
+    def velocity_to_score(self, velocity: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
+        """∇_x log p_t(x_t) from the marginal velocity at (t, x_t), where the path's math gives it; else one line."""
+        raise ValueError(f"{type(self).__name__} has no conversion from a velocity to a score")
+
     def sample_time(self, batch: int, device: torch.device | str | None = None) -> Tensor:
         """Training times t ~ U(t_min, t_max), shape (batch,)."""
         return self.t_min + (self.t_max - self.t_min) * torch.rand(batch, device=device)

@@ -28,6 +28,19 @@ class ICFMPath(ProbabilityPath):
         std = torch.sqrt((1.0 - t) ** 2 + self.sigma**2)
         return Marginal(t, std, torch.ones_like(t), -(1.0 - t) / std)
 
+    def velocity_to_score(self, velocity: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
+        """∇_x log p_t(x_t) from the marginal velocity v = E[x_1 − x_0 | x_t], for 0 < t (and σ > 0 or t < 1).
+
+        Given x_1, the noise n = (1 − t)·x_0 + σξ ~ N(0, s²I), s² = (1 − t)² + σ², so E[x_0 | x_1, x_t] =
+        (1 − t)/s²·(x_t − t·x_1) and v = c·E[x_1 | x_t] − (1 − t)/s²·x_t with c = 1 + t(1 − t)/s². Tweedie's
+        formula for x_t | x_1 ~ N(t·x_1, s²I) gives E[x_1 | x_t] = (x_t + s²·∇log p_t)/t; solving for the score:
+        ∇log p_t = (t·(v + (1 − t)/s²·x_t)/c − x_t)/s².
+        """
+        tb = expand_time(t, x_t)
+        var = (1.0 - tb) ** 2 + self.sigma**2
+        c = 1.0 + tb * (1.0 - tb) / var
+        return (tb * (velocity + (1.0 - tb) / var * x_t) / c - x_t) / var
+
     def sample(self, x_0: Tensor, x_1: Tensor, t: Tensor) -> PathSample:
         tb = expand_time(t, x_1)
         x_t = (1.0 - tb) * x_0 + tb * x_1 + self.sigma * torch.randn_like(x_1)

@@ -1,0 +1,138 @@
+"""Diffusion-QL (Wang, Hunt, Zhou, ICLR 2023): behaviour cloning plus the critic's value of the action sampled
+differentiably through the generative chain, with a TD double-Q critic on a target (EMA) policy's actions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from genrl.algorithms.base import Algorithm
+from genrl.algorithms.policy_updates import LR_SCHEDULES, DataActionBox, cosine_factor
+from genrl.critics import TDCritic
+from genrl.critics.td import clipped_step
+from genrl.data.transitions import Batch
+from genrl.errors import check_choice
+from genrl.models import GenerativeModel
+from genrl.models.ema import ema_of
+from genrl.training.phases import Metrics, Phase, frozen
+
+
+class DQL(DataActionBox, Algorithm):
+    """One phase; each step updates the critic, then the policy, then the target networks:
+
+    * critic (``critic=td``): y = r + γ(1 − d)·min(Q̄1, Q̄2)(s', a'), a' ~ π̄(·|s') the target policy (EMA of π);
+    * policy:  L(θ) = E[ℓ_θ(a | s)] + η·(−Q_i(s, a_θ) / mean|Q_j(s, a_θ)|),   a_θ = Φ_θ(z; s),
+
+      ℓ_θ the generative loss of the run's path, a_θ the ``grad_steps``-step Euler sample clamped to the dataset's
+      action box (the paper clips its samples to the box) and differentiated through the whole chain
+      (``GenerativeModel.sample(recompute=True)``, as GMPG's), (i, j) = (1, 2) or (2, 1) with probability ½ each
+      and the denominator not differentiated (the paper's normalisation);
+    * π̄ ← EMA(π) every ``ema_every`` steps from step ``ema_start``; Q̄ ← ρ·Q + (1 − ρ)·Q̄.
+
+    Acting (the paper's): K = ``sampling.candidates`` samples of π, one drawn ∝ softmax(min(Q̄1, Q̄2)/T)
+    (``conf/algorithm/dql.yaml``: K = 50, softmax, T = 1 in Q's units).
+    """
+
+    critics = ("td",)
+    state_scalars = ("updates",)
+
+    def __init__(
+        self,
+        make_model: Callable[[], GenerativeModel],
+        critic: TDCritic,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        eta: float,
+        epochs: float,
+        batch_size: int = 256,
+        grad_steps: int = 5,
+        recompute: bool = True,
+        grad_norm: float | None = 1.0,
+        ema_decay: float = 0.995,
+        ema_start: int = 1000,
+        ema_every: int = 5,
+        lr_schedule: str = "cosine",
+    ) -> None:
+        check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)
+        if not eta >= 0:
+            raise ValueError(f"algorithm.eta must be >= 0, got {eta}")
+        if grad_norm is not None and not grad_norm > 0:
+            raise ValueError(f"algorithm.grad_norm must be > 0 or null, got {grad_norm}")
+        if grad_steps < 1 or ema_start < 0 or ema_every < 1:
+            raise ValueError(
+                f"algorithm.grad_steps={grad_steps}, ema_start={ema_start}, ema_every={ema_every}: expected "
+                "grad_steps >= 1, ema_start >= 0, ema_every >= 1"
+            )
+        self.policy, self.critic = make_model(), critic
+        self.optimizer = optimizer(self.policy.parameters())
+        self.target_policy = ema_of(self.policy, ema_decay)  # not the acting weights: TD targets only
+        self.eta, self.epochs, self.batch_size = eta, epochs, batch_size
+        self.grad_steps, self.recompute, self.grad_norm = grad_steps, recompute, grad_norm
+        self.ema_start, self.ema_every, self.lr_schedule = ema_start, ema_every, lr_schedule
+        self.optimizers = (self.optimizer, critic.optimizer)
+        self.base_lr = [[group["lr"] for group in opt.param_groups] for opt in self.optimizers]
+        self.decay_steps: int | None = None
+        self.updates = 0
+
+    @property
+    def acting_policy(self) -> GenerativeModel:
+        """The online policy acts (the paper samples from the actor, not its EMA)."""
+        return self.policy
+
+    def phases(self) -> list[Phase]:
+        return [Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.fit_action_box, evaluate=True)]
+
+    def set_phase_steps(self, steps: dict[str, int]) -> None:
+        if self.lr_schedule == "cosine":
+            self.decay_steps = int(steps["policy"])
+
+    def compilable_modules(self) -> list:
+        """The critic only: the policy network is differentiated through the whole chain (recomputed)."""
+        return [self.critic.q, self.critic.q_target]
+
+    @classmethod
+    def candidate_scorer(cls, critic: TDCritic, sampling: Mapping[str, Any]) -> tuple[Callable, float]:
+        """min(Q̄1, Q̄2) in Q's own units (unit 1): softmax(Q/T) with T = 1 is the paper's selection."""
+        return critic.score, 1.0
+
+    def sample(self, model: GenerativeModel, obs: Tensor, recompute: bool = False) -> Tensor:
+        """The ``grad_steps``-step Euler sample, clamped to the dataset's action box."""
+        return self.clamp_to_data(model.sample(obs, steps=self.grad_steps, recompute=recompute))
+
+    def policy_loss(self, batch: Batch) -> tuple[Tensor, Metrics]:
+        """BC loss + η·(−Q_i(s, a_θ)/mean|Q_j(s, a_θ)|), a_θ differentiated through the sampling chain."""
+        bc = self.policy.loss(batch.action, batch.obs).mean()
+        action = self.sample(self.policy, batch.obs, recompute=self.recompute)
+        with frozen(self.critic.q):
+            q1, q2 = self.critic.q(batch.obs, action)
+        if torch.rand(()) > 0.5:
+            q1, q2 = q2, q1
+        q_loss = -q1.mean() / q2.abs().mean().detach()
+        loss = bc + self.eta * q_loss
+        return loss, {"loss": loss.detach(), "bc_loss": bc.detach(), "q_loss": q_loss.detach()}
+
+    def update(self, batch: Batch) -> Metrics:
+        factor = cosine_factor(self.updates, self.decay_steps)
+        for opt, base in zip(self.optimizers, self.base_lr):
+            for group, lr in zip(opt.param_groups, base):
+                group["lr"] = lr * factor
+        with torch.no_grad():
+            next_action = self.sample(self.target_policy.module, batch.next_obs)
+        critic_metrics = self.critic.update(batch, next_action)
+        loss, metrics = self.policy_loss(batch)
+        clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
+        self.updates += 1
+        if self.updates >= self.ema_start and self.updates % self.ema_every == 0:
+            self.target_policy.update_parameters(self.policy)
+        self.critic.update_target()
+        return {**metrics, **critic_metrics, "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def stateful_members(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "optimizer": self.optimizer,
+            "target_policy": self.target_policy,
+            "critic": self.critic,
+        }
