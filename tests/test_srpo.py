@@ -16,6 +16,7 @@ from gaussian_flows import OptimalNet
 from genrl import Agent
 from genrl.algorithms.srpo import SRPO, WEIGHTINGS
 from genrl.building import build_algorithm
+from genrl.config_checks import check_config
 from genrl.errors import ConfigError
 from genrl.models import GenerativeModel
 from genrl.models.deterministic import DeterministicPolicy
@@ -154,9 +155,11 @@ def test_srpo_choices_are_typed(override):
 
 
 def test_srpo_time_range_is_checked_in_one_line():
-    cfg = compose_config(["algorithm=srpo", "budget=smoke", "algorithm.t_max=1.0"])
-    with pytest.raises(ConfigError, match=r"^genrl.algorithms.srpo.SRPO: algorithm.t_min=0.02, algorithm.t_max=1.0: "
-                                          r"expected 0 < t_min < t_max < 1$"):  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^algorithm.t_max=1.0: expected in \(0, 1\)$"):  # the declared range
+        check_config(compose_config(["algorithm=srpo", "budget=smoke", "algorithm.t_max=1.0"]))
+    cfg = compose_config(["algorithm=srpo", "budget=smoke", "algorithm.t_min=0.5", "algorithm.t_max=0.4"])
+    with pytest.raises(ConfigError, match=r"^genrl.algorithms.srpo.SRPO: algorithm.t_min=0.5, algorithm.t_max=0.4: "
+                                          r"expected t_min < t_max$"):  # fmt: skip
         build_algorithm(cfg, 3, 1, torch.device("cpu"), ([-1.0], [1.0]))
 
 

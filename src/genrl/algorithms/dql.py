@@ -4,7 +4,7 @@ differentiably through the generative chain, with a TD double-Q critic on a targ
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 from torch import Tensor
@@ -17,6 +17,7 @@ from genrl.data.transitions import Batch
 from genrl.errors import check_choice
 from genrl.models import GenerativeModel
 from genrl.models.ema import ema_of
+from genrl.ranges import Count, Decay, NonNegative, Positive, Range
 from genrl.training.phases import Metrics, Phase, frozen
 
 
@@ -44,27 +45,18 @@ class DQL(DataActionBox, Algorithm):
         make_model: Callable[[], GenerativeModel],
         critic: TDCritic,
         optimizer: Callable[..., torch.optim.Optimizer],
-        eta: float,
-        epochs: float,
-        batch_size: int = 256,
-        grad_steps: int = 5,
+        eta: NonNegative,
+        epochs: Positive,
+        batch_size: Count = 256,
+        grad_steps: Count = 5,
         recompute: bool = True,
-        grad_norm: float | None = 1.0,
-        ema_decay: float = 0.995,
-        ema_start: int = 1000,
-        ema_every: int = 5,
+        grad_norm: Positive | None = 1.0,
+        ema_decay: Decay = 0.995,
+        ema_start: Annotated[int, Range(0)] = 1000,
+        ema_every: Count = 5,
         lr_schedule: str = "cosine",
     ) -> None:
         check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)
-        if not eta >= 0:
-            raise ValueError(f"algorithm.eta must be >= 0, got {eta}")
-        if grad_norm is not None and not grad_norm > 0:
-            raise ValueError(f"algorithm.grad_norm must be > 0 or null, got {grad_norm}")
-        if grad_steps < 1 or ema_start < 0 or ema_every < 1:
-            raise ValueError(
-                f"algorithm.grad_steps={grad_steps}, ema_start={ema_start}, ema_every={ema_every}: expected "
-                "grad_steps >= 1, ema_start >= 0, ema_every >= 1"
-            )
         self.policy, self.critic = make_model(), critic
         self.optimizer = optimizer(self.policy.parameters())
         self.target_policy = ema_of(self.policy, ema_decay)  # not the acting weights: TD targets only

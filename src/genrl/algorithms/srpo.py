@@ -17,6 +17,7 @@ from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models import GenerativeModel
 from genrl.models.deterministic import DeterministicPolicy
+from genrl.ranges import Count, Fraction, NonNegative, Positive
 from genrl.training.phases import Metrics, Phase
 
 #: ω(t) of the regulariser's gradient, in the path's mean scale m_t and std s_t given the action (x_t = m_t·a + s_t·ε).
@@ -55,23 +56,23 @@ class SRPO(Algorithm):
         critic: IQLCritic,
         behaviour_optimizer: Callable[..., torch.optim.Optimizer],
         optimizer: Callable[..., torch.optim.Optimizer],
-        beta: float,
-        behaviour_epochs: float,
-        epochs: float,
-        behaviour_batch_size: int = 4096,
-        batch_size: int = 256,
+        beta: NonNegative,
+        behaviour_epochs: NonNegative,
+        epochs: Positive,
+        behaviour_batch_size: Count = 4096,
+        batch_size: Count = 256,
         weighting: str = "vds",
-        t_min: float = 0.02,
-        t_max: float = 0.98,
+        t_min: Fraction = 0.02,
+        t_max: Fraction = 0.98,
         noise_baseline: bool = False,
         lr_schedule: str = "cosine",
         advantage_normalization: str = "none",
-        target_ess: float = 0.5,
+        target_ess: Fraction = 0.5,
     ) -> None:
         check_choice("algorithm.weighting", weighting, tuple(WEIGHTINGS))
         check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)
-        if not 0.0 < t_min < t_max < 1.0:
-            raise ValueError(f"algorithm.t_min={t_min}, algorithm.t_max={t_max}: expected 0 < t_min < t_max < 1")
+        if not t_min < t_max:
+            raise ValueError(f"algorithm.t_min={t_min}, algorithm.t_max={t_max}: expected t_min < t_max")
         self.unit = AdvantageUnit(advantage_normalization, target_ess)
         self.behaviour, self.policy, self.critic = make_behaviour(), make_model(), critic
         self._check_score()

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from genrl.data.transitions import Batch
 from genrl.networks import DoubleQ
+from genrl.ranges import Positive, Rate
 from genrl.training.phases import Metrics, Stateful
 
 
@@ -33,12 +34,10 @@ class TDCritic(Stateful):
         self,
         q_net: DoubleQ,
         optimizer: Callable[..., torch.optim.Optimizer],
-        discount: float = 0.99,
-        polyak: float = 0.005,
-        grad_norm: float | None = 1.0,
+        discount: Rate = 0.99,
+        polyak: Rate = 0.005,
+        grad_norm: Positive | None = 1.0,
     ) -> None:
-        if grad_norm is not None and not grad_norm > 0:
-            raise ValueError(f"critic.grad_norm must be > 0 or null, got {grad_norm}")
         self.q = q_net
         self.q_target = copy.deepcopy(q_net).requires_grad_(False)
         self.optimizer = optimizer(self.q.parameters())
