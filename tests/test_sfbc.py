@@ -37,7 +37,7 @@ def tilted_gaussian(mean: float, std: float, k: float, q0: float, beta: float) -
 
 def test_resampled_candidates_follow_the_tilted_behaviour():
     """Behaviour N(−0.5, 0.5²), Q = −(a − 1)²/2, T = 1/α with α = 2: softmax(α·Q) over K = 512 behaviour samples is
-    self-normalised importance resampling of μ·exp(α·Q), the Gaussian N(0, 0.354²)."""
+    self-normalised importance resampling of μ·exp(α·Q), the Gaussian N(0, 0.408²)."""
     torch.manual_seed(0)
     mean, std, k, q0, alpha = -0.5, 0.5, 1.0, 1.0, 2.0
 
