@@ -26,9 +26,6 @@ class InSupportCritic(TDCritic):
     min(Q̄1, Q̄2) in Q's own units (``advantage_scale`` 1).
     """
 
-    networks = ("q_net",)
-    unused_keys = ("v_net",)
-
     def __init__(
         self,
         q_net: DoubleQ,
