@@ -78,12 +78,15 @@ def build_policy_model(
     cfg: DictConfig, obs_dim: int, action_dim: int, action_box: tuple[list[float], list[float]] | None = None
 ) -> nn.Module:
     """A fresh policy, as the algorithm declares it: its own (``algorithm.<policy_key>``, bounded by
-    ``action_box``) or the generative model (network + path + parameterisation)."""
+    ``action_box``, and given the generative model as ``behaviour`` when its constructor takes one: QGPO's guided
+    policy) or the generative model (network + path + parameterisation)."""
     cls = algorithm_class(cfg)
     if cls.policy_key is not None:
         low, high = action_box if action_box is not None else (None, None)
         node = cfg.algorithm[cls.policy_key]
-        return build(node, obs_dim=obs_dim, action_dim=action_dim, action_low=low, action_high=high)
+        wraps = "behaviour" in inspect.signature(get_object(node._target_)).parameters
+        behaviour = {"behaviour": build_generative_model(cfg, obs_dim, action_dim)} if wraps else {}
+        return build(node, obs_dim=obs_dim, action_dim=action_dim, action_low=low, action_high=high, **behaviour)
     return build_generative_model(cfg, obs_dim, action_dim)
 
 

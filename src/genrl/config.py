@@ -178,6 +178,24 @@ class TDCriticConfig:
     grad_norm: float | None  # clip the critic's gradient norm (null: not clipped)
 
 
+@schema
+class InSupportCriticConfig:
+    """``critic=insupport``: twin Q and target Q̄ by TD over K behaviour samples at s' (genrl/critics/insupport.py)."""
+
+    _target_: str = "genrl.critics.insupport.InSupportCritic"
+    name: str = "insupport"
+    q_net: QNetConfig = field(default_factory=QNetConfig)
+    v_net: VNetConfig = field(default_factory=VNetConfig)  # unused (budgets size IQL's V for every critic)
+    optimizer: AdamConfig = field(default_factory=AdamConfig)
+    epochs: float
+    batch_size: int
+    support_actions: int  # K actions a'_k ~ μ(·|s') per backup
+    alpha: float  # inverse temperature of the softmax over Q̄(s', a'_k) (0: their mean; large: their max)
+    discount: float
+    polyak: float
+    grad_norm: float | None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # group option schemas (each option's YAML extends one of these)
 
@@ -507,7 +525,7 @@ def register_configs() -> None:
             "gmpo": GMPOConfig, "gmpg": GMPGConfig, "bc": BCConfig, "iql": IQLConfig, "srpo": SRPOConfig,
             "dql": DQLConfig,
         },
-        "critic": {"iql": CriticConfig, "td": TDCriticConfig},
+        "critic": {"iql": CriticConfig, "td": TDCriticConfig, "insupport": InSupportCriticConfig},
         "path": {"vpsde": VPSDEPathConfig, "gvp": GVPPathConfig, "icfm": ICFMPathConfig, "none": NoPathConfig},
         "dataset": {"d4rl": D4RLDatasetConfig, "minari": MinariDatasetConfig, "npz": NPZDatasetConfig},
     }.items():  # each option's YAML extends <option>_schema

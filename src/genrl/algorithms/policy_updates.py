@@ -37,6 +37,12 @@ def clone_step(model: GenerativeModel, optimizer: Optimizer, batch: Batch) -> Me
     return {"loss": loss.detach()}
 
 
+@torch.no_grad()
+def support_actions(model: GenerativeModel, obs: Tensor, k: int, steps: int) -> Tensor:
+    """K actions per state from a behaviour model (its ``steps``-step Euler sample, no graph): shape (B, K, A)."""
+    return model.sample(obs, steps=steps, n_per_state=k)
+
+
 class DataActionBox:
     """The dataset's action range [min, max] per dimension (GMPG's ``clamp_actions``, Diffusion-QL's clipping):
     measured as the policy phase starts (:meth:`fit_action_box`), saved with the state as ``action_box``."""
