@@ -50,6 +50,7 @@ def test_fql_trains_and_deploys_at_one_network_call(tmp_path, smoke_args):
     assert (results["algorithm"], results["critic"], results["path"]) == ("fql", "td", "icfm")
     assert list(results["phase_steps"]) == ["behaviour", "policy"]
     assert results["unused_config"] == ["sampling.steps", "sampling.method", "critic.v_net"]
+    assert results["calls_per_action"] == 1 and results["act_ms_batch1"] > 0 and results["actions_per_s_batch1024"] > 0
     agent = Agent.from_checkpoint(tmp_path / "run")
     assert isinstance(agent.model, OneStepPolicy) and agent.policy.candidates == 1
     action = agent.act(torch.zeros(3).numpy())
