@@ -90,6 +90,12 @@ class FQL(DataActionBox, Algorithm):
         return policy.sampler(sampling["noise_scale"])
 
     @classmethod
+    def make_noise_sampler(cls, policy: OneStepPolicy, sampling: Mapping[str, Any]) -> Callable:
+        """a = μ(s, τ·z) in the action box."""
+        scale = sampling["noise_scale"]
+        return lambda obs, noise: policy.act(obs, scale * noise)
+
+    @classmethod
     def candidate_scorer(cls, critic: TDCritic, sampling: Mapping[str, Any]) -> tuple[Callable, float]:
         """min(Q̄1, Q̄2) in Q's own units (the TD critic has no advantage scale)."""
         return critic.score, 1.0

@@ -49,3 +49,12 @@ class OneStepPolicy(nn.Module):
             return self.act(obs, noise)
 
         return sample
+
+
+def distillation_loss(student: OneStepPolicy, teacher: Callable[[Tensor, Tensor], Tensor], obs: Tensor) -> Tensor:
+    """mean‖μ(s, z) − Φ(z; s)‖² over the batch and the action's dimensions at one z ~ N(0, I) per state: the one-step
+    policy matched to a teacher that maps the same noise to an action (no gradient through the teacher)."""
+    noise = torch.randn(obs.shape[0], student.action_dim, device=obs.device, dtype=obs.dtype)
+    with torch.no_grad():
+        target = teacher(obs, noise)
+    return (student(obs, noise) - target).pow(2).mean()
