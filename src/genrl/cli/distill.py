@@ -6,7 +6,8 @@ no candidate selection, which is not a function of the noise), read as a map fro
 is fitted by mean‖μ(s, z) − Φ(z; s)‖² on the run's (normalised) dataset states, then evaluated on the run's task
 like the run's own final evaluation. ``RUN_DIR/distill/`` (or ``--out``) gets results.json (score, distillation
 loss, inference cost, training time; ``genrl-report`` reads it as algorithm ``<name>-distilled``) and
-``one_step.pt`` (μ's weights, dims, action box, observation normalisation).
+``one_step.pt`` (μ's weights, dims, action box, observation normalisation) and ``policy.ts``, μ with the
+normalisation as one TorchScript file (``torch.jit.load("policy.ts")(obs)``, no genrl needed).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import torch
 
 from genrl.acting.cost import measure_act_cost, networks_of
+from genrl.acting.export import export_policy
 from genrl.acting.loading import checkpoint_config, load_acting_weights
 from genrl.acting.policy import ActingPolicy
 from genrl.building import algorithm_class, prepare_data
@@ -34,6 +36,7 @@ from genrl.seeding import seed_everything
 from genrl.training.checkpoint import load_checkpoint
 
 STUDENT_FILE = "one_step.pt"
+EXPORT_FILE = "policy.ts"  # TorchScript, runnable without genrl (genrl.acting.export)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,6 +128,9 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
         **comparability(prepared.task),
         **measure_act_cost(act, meta["obs_dim"], device, networks_of(student)),
     }
+    scale = cfg.sampling.noise_scale
+    export_policy(student, lambda s, z: student.act(s, scale * z), prepared.normalizer, meta["obs_dim"],
+                  meta["action_dim"], out / EXPORT_FILE, device)  # fmt: skip
     write_json(results, out / RESULTS_FILE)
     return results
 
