@@ -33,8 +33,10 @@ np.save(sys.argv[3], np.concatenate([batch.numpy(), single.numpy()[None]]))
     [
         ["algorithm=bc", "path=vpsde", "normalize_observations=true", "net.hidden_sizes=[8,4]", "sampling.steps=3"],
         ["algorithm=fql", "path=icfm", "algorithm.policy.hidden_sizes=[16]", "critic.q_net.hidden_sizes=[16]"],
+        ["algorithm=iql", "path=none", "algorithm.policy.deterministic=false", "critic.q_net.hidden_sizes=[8]",
+         "critic.v_net.hidden_sizes=[8]"],
     ],
-    ids=["bc-vpsde-normalised", "fql-icfm"],
+    ids=["bc-vpsde-normalised", "fql-icfm", "iql-gaussian"],
 )
 def test_the_exported_file_reproduces_agent_act_in_a_fresh_interpreter(tmp_path, smoke_args, overrides):
     run_train([*smoke_args, *overrides], tmp_path)

@@ -24,8 +24,8 @@ TINY = ["net.hidden_sizes=[8,4]", "critic.q_net.hidden_sizes=[8]", "critic.v_net
 ALGORITHM_BLIND = ["building.py", "running.py", "config_checks.py", "acting", "cli", "training", "evaluation"]
 
 
-ALGORITHM_NAMES = {"GMPO", "GMPG", "IQL", "IDQL", "SRPO", "DQL", "BehaviourCloning", "own_policy"}
-MODEL_TYPES = {"GenerativeModel", "GaussianPolicy", "DeterministicPolicy", "Algorithm", *ALGORITHM_NAMES}
+ALGORITHM_NAMES = {"GMPO", "GMPG", "IQL", "IDQL", "SRPO", "DQL", "FQL", "BehaviourCloning", "own_policy"}
+MODEL_TYPES = {"GenerativeModel", "GaussianPolicy", "DeterministicPolicy", "OneStepPolicy", "Algorithm", *ALGORITHM_NAMES}
 
 
 def names_in_code(source: str) -> set[str]:
