@@ -25,7 +25,8 @@ ALGORITHM_BLIND = ["building.py", "running.py", "config_checks.py", "acting", "c
 
 
 ALGORITHM_NAMES = {"GMPO", "GMPG", "IQL", "IDQL", "SRPO", "DQL", "FQL", "BehaviourCloning", "own_policy"}
-MODEL_TYPES = {"GenerativeModel", "GaussianPolicy", "DeterministicPolicy", "OneStepPolicy", "Algorithm", *ALGORITHM_NAMES}
+MODEL_TYPES = {"GenerativeModel", "GaussianPolicy", "DeterministicPolicy", "OneStepPolicy", "Algorithm",
+               *ALGORITHM_NAMES}  # fmt: skip
 
 
 def names_in_code(source: str) -> set[str]:
