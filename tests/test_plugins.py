@@ -24,8 +24,9 @@ TINY = ["net.hidden_sizes=[8,4]", "critic.q_net.hidden_sizes=[8]", "critic.v_net
 ALGORITHM_BLIND = ["building.py", "running.py", "config_checks.py", "acting", "cli", "training", "evaluation"]
 
 
-ALGORITHM_NAMES = {"GMPO", "GMPG", "IQL", "IDQL", "SRPO", "DQL", "SfBC", "QGPO", "BehaviourCloning", "own_policy"}
-MODEL_TYPES = {"GenerativeModel", "GaussianPolicy", "DeterministicPolicy", "GuidedPolicy", "Algorithm",
+ALGORITHM_NAMES = {"GMPO", "GMPG", "IQL", "IDQL", "SRPO", "DQL", "SfBC", "QGPO", "FQL", "BehaviourCloning",
+                   "own_policy"}
+MODEL_TYPES = {"GenerativeModel", "GaussianPolicy", "DeterministicPolicy", "GuidedPolicy", "OneStepPolicy", "Algorithm",
                *ALGORITHM_NAMES}  # fmt: skip
 
 

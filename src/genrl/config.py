@@ -327,6 +327,32 @@ class DQLConfig:
 
 
 @schema
+class OneStepPolicyConfig:
+    _target_: str = "genrl.models.one_step.OneStepPolicy"
+    hidden_sizes: list[int]
+
+
+@schema
+class FQLConfig:
+    """FQL (genrl/algorithms/fql.py): the paper's values where they transfer (Adam 3e-4, batch 256, 10 flow steps,
+    a 4 × 512 one-step MLP); the behaviour model is the run's generative model and path."""
+
+    _target_: str = "genrl.algorithms.fql.FQL"
+    name: str = "fql"
+    policy: OneStepPolicyConfig = field(default_factory=OneStepPolicyConfig)  # μ(s, z), built by the root
+    behaviour_optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=3e-4))
+    optimizer: AdamConfig = field(default_factory=lambda: AdamConfig(lr=3e-4))
+    alpha: float = 10.0  # weight of the distillation to the multi-step policy against the normalised Q term
+    behaviour_epochs: float = 256  # ≈ 1M steps at B = 256 on 1M transitions
+    epochs: float = 256
+    behaviour_batch_size: int
+    batch_size: int
+    flow_steps: int  # Euler steps of the multi-step policy's distillation target (the paper's 10)
+    normalize_q_loss: bool  # divide −Q by mean|Q| (the paper's normalize_q_loss)
+    grad_norm: float | None  # clip the one-step policy's gradient norm (null: not clipped)
+
+
+@schema
 class VPScheduleConfig:
     _target_: str = "genrl.paths.VPSchedule"
     beta_0: float
@@ -523,7 +549,7 @@ def register_configs() -> None:
     for group, options in {
         "algorithm": {
             "gmpo": GMPOConfig, "gmpg": GMPGConfig, "bc": BCConfig, "iql": IQLConfig, "srpo": SRPOConfig,
-            "dql": DQLConfig,
+            "dql": DQLConfig, "fql": FQLConfig,
         },
         "critic": {"iql": CriticConfig, "td": TDCriticConfig, "insupport": InSupportCriticConfig},
         "path": {"vpsde": VPSDEPathConfig, "gvp": GVPPathConfig, "icfm": ICFMPathConfig, "none": NoPathConfig},

@@ -15,6 +15,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 import genrl
+from genrl.acting.cost import measure_act_cost, networks_of
 from genrl.acting.loading import build_acting_policy, make_sampler
 from genrl.building import algorithm_class, build_algorithm, prepare_data, unused_config
 from genrl.config import plain, upgraded_config
@@ -119,7 +120,11 @@ def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -
         outcome = trainer.fit()
     finally:
         evaluator.close()
-    results = summarize(cfg, task, data, prepared.dataset_score, outcome, device)
+    act = build_acting_policy(cfg, sample, algorithm.critic, prepared.normalizer, prepared.action_box, device)
+    candidates_critic = algorithm.critic if cfg.sampling.candidates > 1 else None
+    with precision():
+        cost = measure_act_cost(act, data.obs_dim, device, networks_of(algorithm.acting_policy, candidates_critic))
+    results = {**summarize(cfg, task, data, prepared.dataset_score, outcome, device), **cost}
     write_json(results, run_dir / RESULTS_FILE)
     logger.summary({k: v for k, v in results.items() if isinstance(v, int | float)})
     logger.close()

@@ -8,8 +8,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from genrl.acting.loading import load_acting_policy
+from genrl.acting.export import export_policy
+from genrl.acting.loading import checkpoint_config, load_acting_policy
 from genrl.acting.policy import ActingPolicy
+from genrl.building import algorithm_class
 from genrl.errors import GenrlError
 from genrl.run_folder import CHECKPOINT_FILE
 from genrl.training.checkpoint import load_checkpoint
@@ -24,6 +26,8 @@ class Agent:
         self.model = model  # the policy's acting weights
         self.policy = policy  # obs → action, as in evaluation
         self.obs_dim, self.device = obs_dim, torch.device(device)
+        self.noise_sampler = None  # (obs, z) → action, what export traces (set by from_checkpoint)
+        self.action_dim: int | None = None
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", **sampling: object) -> Agent:
@@ -38,7 +42,26 @@ class Agent:
             raise GenrlError(f"{file}: no checkpoint here (expected a run folder or its {CHECKPOINT_FILE})")
         policy, acting = load_acting_policy(state, device, **sampling)
         obs_dim = state["metadata"]["obs_dim"]
-        return cls(policy, acting, obs_dim, device)
+        agent = cls(policy, acting, obs_dim, device)
+        cfg = checkpoint_config(state, **sampling)
+        agent.noise_sampler = algorithm_class(cfg).make_noise_sampler(policy, cfg.sampling)
+        agent.action_dim = state["metadata"]["action_dim"]
+        return agent
+
+    def export(self, path: str | Path) -> Path:
+        """Save the acting policy with its observation normalisation as one TorchScript file, runnable with plain
+        PyTorch: ``torch.jit.load(path)(obs)`` acts as :meth:`act` (same actions for the same ``torch.manual_seed``;
+        ``(obs, noise)`` fixes z). One action per state: a run that selects among K > 1 candidates is exported with
+        ``Agent.from_checkpoint(run, candidates=1)``."""
+        if self.policy.candidates > 1:
+            raise GenrlError(
+                f"Agent.export: sampling.candidates={self.policy.candidates} selects by the critic; export one action "
+                "per state (Agent.from_checkpoint(run, candidates=1))"
+            )
+        if self.noise_sampler is None:
+            raise GenrlError("Agent.export: this policy is not a traceable map from noise to action")
+        return export_policy(self.model, self.noise_sampler, self.policy.normalizer, self.obs_dim, self.action_dim,
+                             path, self.device)  # fmt: skip
 
     @torch.no_grad()
     def act(self, obs: np.ndarray) -> np.ndarray:

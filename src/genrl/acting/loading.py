@@ -30,6 +30,27 @@ def acting_weights(weights: dict[str, Any]) -> dict[str, Tensor]:
     return weights["policy"]
 
 
+def checkpoint_config(state: dict[str, Any], **sampling: object) -> DictConfig:
+    """A checkpoint's run config (keys added since filled in), ``sampling`` overriding its ``sampling.*``; a value
+    that is not allowed is one :class:`ConfigError` naming the key."""
+    cfg = OmegaConf.merge(OmegaConf.structured(Config), upgraded_config(state["metadata"]["config"]))
+    for key, value in sampling.items():
+        try:
+            OmegaConf.update(cfg, f"sampling.{key}", value)
+        except OmegaConfBaseException as err:
+            raise ConfigError(f"sampling.{key}={value}: {str(err).splitlines()[0]}") from None
+    check_ranges(cfg, "sampling")
+    return plain(cfg)
+
+
+def load_acting_weights(state: dict[str, Any], cfg: DictConfig, device: torch.device) -> nn.Module:
+    """The checkpoint's acting weights (the EMA copy when the run kept one) in a fresh policy, in eval mode."""
+    meta = state["metadata"]
+    policy = build_policy_model(cfg, meta["obs_dim"], meta["action_dim"], meta.get("action_box"))
+    policy.load_state_dict(acting_weights(state["algorithm"]))
+    return policy.to(device).eval()
+
+
 def load_acting_policy(
     state: dict[str, Any], device: str | torch.device = "cpu", **sampling: object
 ) -> tuple[nn.Module, ActingPolicy]:
@@ -40,18 +61,9 @@ def load_acting_policy(
     """
     device = torch.device(device)
     meta, weights = state["metadata"], state["algorithm"]
-    cfg = OmegaConf.merge(OmegaConf.structured(Config), upgraded_config(meta["config"]))  # keys added since
-    for key, value in sampling.items():
-        try:
-            OmegaConf.update(cfg, f"sampling.{key}", value)
-        except OmegaConfBaseException as err:
-            raise ConfigError(f"sampling.{key}={value}: {str(err).splitlines()[0]}") from None
-    check_ranges(cfg, "sampling")
-    cfg = plain(cfg)
+    cfg = checkpoint_config(state, **sampling)
+    policy = load_acting_weights(state, cfg, device)
     obs_dim, action_dim = meta["obs_dim"], meta["action_dim"]
-    policy = build_policy_model(cfg, obs_dim, action_dim, meta.get("action_box"))
-    policy.load_state_dict(acting_weights(weights))
-    policy.to(device).eval()
     critic = None
     if cfg.sampling.candidates > 1:  # the run's critic scores the candidates
         critic = build_critic(cfg, obs_dim, action_dim, device)

@@ -83,3 +83,17 @@ class Algorithm(Stateful):
         return make_policy_sampler(
             policy, sampling["steps"], sampling["method"], fused, compile_mode, sampling["noise_scale"]
         )
+
+    @classmethod
+    def make_noise_sampler(
+        cls, policy: nn.Module, sampling: Mapping[str, Any]
+    ) -> Callable[[Tensor, Tensor], Tensor] | None:
+        """(obs, z) → one action per state, deterministic given z ~ N(0, I) of the action's shape, drawn as
+        :meth:`make_sampler` draws (``make_sampler``'s action is this at fresh z): what one-step distillation matches
+        and what an exported policy runs. The generative model: the ODE solution from x_0 = τ·z with genrl's Euler loop
+        (``sampling.method=euler``; None for other solvers); None where the policy is not driven by such noise."""
+        if cls.policy_key is not None or sampling["method"] != "euler":
+            return None
+        steps, scale = sampling["steps"], sampling["noise_scale"]
+        return lambda obs, noise: policy.sample(obs, steps=steps, x_0=scale * noise, fused=True)
+

@@ -81,6 +81,12 @@ class IQL(PolicyUpdates, Algorithm):
         """The Gaussian's own draw: its mean when deterministic, else mean + ``sampling.noise_scale``·σ·ε."""
         return policy.sampler(sampling["noise_scale"])
 
+    @classmethod
+    def make_noise_sampler(cls, policy: GaussianPolicy, sampling: Mapping[str, Any]) -> Callable:
+        """The same draw with ε = z given (the mean when deterministic)."""
+        scale = 0.0 if policy.deterministic else sampling["noise_scale"]
+        return lambda obs, noise: policy.sample(obs, scale, noise)
+
     def start_policy(self, data: Transitions) -> None:
         """Measure the advantage unit of the frozen critic (σ_A or T_ess: the weights, softmax candidate selection)."""
         self.unit.fit(self.critic, data)

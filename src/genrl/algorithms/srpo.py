@@ -121,6 +121,11 @@ class SRPO(Algorithm):
         """One forward call per state (no ODE; ``sampling.steps``/``method`` do not apply)."""
         return policy.sampler()
 
+    @classmethod
+    def make_noise_sampler(cls, policy: DeterministicPolicy, sampling: Mapping[str, Any]) -> Callable:
+        """π(s): the noise is not used."""
+        return lambda obs, noise: policy(obs)
+
     def update_behaviour(self, batch: Batch) -> Metrics:
         """L(φ) = E[ℓ_φ(a | s)], the plain generative loss on dataset actions."""
         return clone_step(self.behaviour, self.behaviour_optimizer, batch)

@@ -14,7 +14,7 @@ from genrl.reporting.curves import score_scale, write_curve_plots, write_profile
 from genrl.reporting.render import FORMATS, render_csv, render_stats_csv, render_text
 from genrl.reporting.results import RunRecord, find_results, load_files, warn_stderr
 from genrl.reporting.stats import DEFAULT_REPS, StatsTable, build_stats, parse_comparisons
-from genrl.reporting.tables import METRICS, Table, build_table
+from genrl.reporting.tables import METRICS, Table, build_cost_rows, build_table
 
 EPILOG = """\
 Every results.json below the given directories is read (recursively; the layout does not matter) and runs
@@ -149,7 +149,8 @@ def render(
     stats = statistics(args, tables, cells) if stats is None else stats
     if args.format == "csv":
         return render_stats_csv(tables, stats) if stats else render_csv(tables)
-    return render_text(tables, stats, args.format, args.decimals)
+    costs = build_cost_rows(records, tables[0], cells)
+    return render_text(tables, stats, args.format, args.decimals, costs)
 
 
 def main(argv: list[str] | None = None) -> int:

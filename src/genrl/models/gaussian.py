@@ -65,12 +65,12 @@ class GaussianPolicy(nn.Module):
         z = (action - mean) / std
         return (-0.5 * z.pow(2) - std.log() - LOG_SQRT_2PI).sum(-1)
 
-    def sample(self, obs: Tensor, noise_scale: float = 1.0) -> Tensor:
-        """μ(s) + τ·σ·ε clipped to the action box (τ = 0: the mean action)."""
+    def sample(self, obs: Tensor, noise_scale: float = 1.0, noise: Tensor | None = None) -> Tensor:
+        """μ(s) + τ·σ·ε clipped to the action box (τ = 0: the mean action); ε ~ N(0, I) unless ``noise`` gives it."""
         mean, std = self(obs)
         if noise_scale == 0.0:
             return mean
-        action = mean + noise_scale * std * torch.randn_like(mean)
+        action = mean + noise_scale * std * (torch.randn_like(mean) if noise is None else noise)
         return torch.maximum(torch.minimum(action, self.center + self.half_width), self.center - self.half_width)
 
     def sampler(self, noise_scale: float = 1.0) -> Callable[[Tensor], Tensor]:

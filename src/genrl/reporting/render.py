@@ -14,7 +14,7 @@ from tabulate import SEPARATING_LINE, DataRow, Line, TableFormat, tabulate
 
 from genrl.reporting.configs import column_label
 from genrl.reporting.stats import GAMMA, Estimate, StatsTable
-from genrl.reporting.tables import METRICS, Cell, Table
+from genrl.reporting.tables import COST_FIELDS, METRICS, Cell, CostRow, Table
 
 AVERAGE = "Average"
 DATASET = "Dataset"
@@ -246,14 +246,40 @@ def latex(table: TextTable) -> str:
     return "\n".join([caption, grid, r"\par\smallskip", r"{\footnotesize\noindent", notes]) + "\n"
 
 
-def render_text(tables: Sequence[Table], stats: Sequence[StatsTable], fmt: str, decimals: int = 1) -> str:
-    """Each metric's mean ± std table, followed by its statistics when there are any, as Markdown or LaTeX."""
+def cost_table(rows: Sequence[CostRow], metric: str, decimals: int = 1) -> TextTable:
+    """Score × inference cost: a row per column, its Average score beside calls, latency, throughput, training time."""
+
+    def number(value: float | None, digits: int) -> str:
+        return MISSING if value is None else f"{value:.{digits}f}"
+
+    digits = {"calls_per_action": 0, "act_ms_batch1": 3, "actions_per_s_batch1024": 0, "wall_time_s": 1}
+    body = [
+        [column_label(row.column), number(row.score, decimals),
+         *(number(row.cost[name], digits[name]) for name in COST_FIELDS), ", ".join(row.devices) or MISSING]
+        for row in rows
+    ]  # fmt: skip
+    notes = [
+        "Score: the Average row's mean; the other values: medians over the column's runs, measured after training "
+        "on the run's device with its threads (genrl.acting.cost; scripts/bench_act.py measures the same way).",
+        "Calls/action: sequential network calls at batch 1 (K candidates are scored in one batched call).",
+    ]
+    return TextTable(f"Inference cost beside {metric} (Average)", ["Column", AVERAGE, *COST_FIELDS.values(), "device"],
+                     body, notes)  # fmt: skip
+
+
+def render_text(
+    tables: Sequence[Table], stats: Sequence[StatsTable], fmt: str, decimals: int = 1, costs: Sequence[CostRow] = ()
+) -> str:
+    """Each metric's mean ± std table, followed by its statistics when there are any, then the score × inference
+    cost table of the first metric when runs recorded their cost, as Markdown or LaTeX."""
     layout = latex if fmt == "latex" else markdown
     parts = []
     for i, table in enumerate(tables):
         parts.append(layout(mean_std_table(table, decimals)))
         if i < len(stats):
             parts.append(("" if fmt == "latex" else "\n").join(map(layout, stats_tables(stats[i], decimals))))
+    if costs:
+        parts.append(layout(cost_table(costs, tables[0].metric, decimals)))
     return "\n".join(parts)
 
 

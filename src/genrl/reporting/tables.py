@@ -124,3 +124,48 @@ def build_table(records: Sequence[RunRecord], metric: str, n_skipped: int = 0, c
         not_comparable=grouping.not_comparable,
         d4rl_scored=all(r.d4rl_scored for r in records),
     )
+
+
+#: results.json's inference-cost fields (genrl.acting.cost) and the training wall time, as the cost table shows them.
+COST_FIELDS: dict[str, str] = {
+    "calls_per_action": "calls/action",
+    "act_ms_batch1": "ms/action (batch 1)",
+    "actions_per_s_batch1024": "actions/s (batch 1024)",
+    "wall_time_s": "training (min)",
+}
+
+
+@dataclass(frozen=True)
+class CostRow:
+    """One column's score (the Average row's mean of ``score_final``, None when a task lacks it) beside the medians
+    over its runs of what its actions cost and how long it trained; ``devices`` the runs' devices."""
+
+    column: Column
+    score: float | None
+    cost: dict[str, float | None]
+    devices: tuple[str, ...]
+    n: int
+
+
+def build_cost_rows(records: Sequence[RunRecord], table: Table, cells: Cells | None = None) -> list[CostRow]:
+    """A row per column of ``table`` whose runs recorded inference cost; [] when none did (runs from before)."""
+    grouping = cells if cells is not None else group_cells(records)
+    rows = []
+    for column in table.columns:
+        runs = [run for key, group in grouping.runs.items() if key[1:] == column for run in group]
+        if not any(_is_number(run.raw.get("calls_per_action")) for run in runs):
+            continue
+        cost = {}
+        for name in COST_FIELDS:
+            values = [float(run.raw[name]) for run in runs if _is_number(run.raw.get(name))]
+            cost[name] = float(np.median(values)) if values else None
+        if cost["wall_time_s"] is not None:
+            cost["wall_time_s"] /= 60.0
+        average = table.average.get(column)
+        devices = _distinct(run.raw.get("device") for run in runs if isinstance(run.raw.get("device"), str))
+        rows.append(CostRow(column, None if average is None else average.mean, cost, devices, len(runs)))
+    return rows
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,159 @@
+"""``genrl-distill RUN_DIR``: distil a trained run's acting policy into a one-step policy μ(s, z) and evaluate it.
+
+The teacher is the run's acting weights drawn as its sampler draws one action (``sampling.steps``, ``noise_scale``;
+no candidate selection, which is not a function of the noise), read as a map from the noise z to the action
+(:meth:`genrl.algorithms.base.Algorithm.make_noise_sampler`). μ(s, z) (:class:`genrl.models.one_step.OneStepPolicy`)
+is fitted by mean‖μ(s, z) − Φ(z; s)‖² on the run's (normalised) dataset states, then evaluated on the run's task
+like the run's own final evaluation. ``RUN_DIR/distill/`` (or ``--out``) gets results.json (score, distillation
+loss, inference cost, training time; ``genrl-report`` reads it as algorithm ``<name>-distilled``) and
+``one_step.pt`` (μ's weights, dims, action box, observation normalisation) and ``policy.ts``, μ with the
+normalisation as one TorchScript file (``torch.jit.load("policy.ts")(obs)``, no genrl needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genrl.acting.cost import measure_act_cost, networks_of
+from genrl.acting.export import export_policy
+from genrl.acting.loading import checkpoint_config, load_acting_weights
+from genrl.acting.policy import ActingPolicy
+from genrl.building import algorithm_class, prepare_data
+from genrl.config_checks import resolve_device
+from genrl.errors import GenrlError, one_line
+from genrl.evaluation import SCORE_SCALE, Evaluator, comparability
+from genrl.io import write_json
+from genrl.models.one_step import OneStepPolicy, distillation_loss
+from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
+from genrl.seeding import seed_everything
+from genrl.training.checkpoint import load_checkpoint
+
+STUDENT_FILE = "one_step.pt"
+EXPORT_FILE = "policy.ts"  # TorchScript, runnable without genrl (genrl.acting.export)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genrl-distill", description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path, help="a finished run folder (with checkpoint.pt)")
+    parser.add_argument("--out", type=Path, help="where results.json and one_step.pt go (default RUN_DIR/distill)")
+    parser.add_argument("--steps", type=int, default=20000, help="distillation steps (default 20000)")
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--lr", type=float, default=3e-4, help="Adam's step size")
+    parser.add_argument("--hidden-sizes", type=int, nargs="+", default=[256, 256], help="μ's MLP widths")
+    parser.add_argument("--episodes", type=int, help="evaluation episodes (default: the run's final evaluation's)")
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+    parser.add_argument("--seed", type=int, help="default: the run's seed")
+    return parser
+
+
+def distill(args: argparse.Namespace) -> dict[str, Any]:
+    device = resolve_device(args.device)
+    state = load_checkpoint(args.run_dir / CHECKPOINT_FILE, map_location=device)
+    if state is None:
+        raise GenrlError(f"{args.run_dir}: no {CHECKPOINT_FILE} here (expected a finished run folder)")
+    cfg = checkpoint_config(state, candidates=1)
+    meta = state["metadata"]
+    teacher = algorithm_class(cfg).make_noise_sampler(load_acting_weights(state, cfg, device), cfg.sampling)
+    if teacher is None:
+        raise GenrlError(
+            f"algorithm={cfg.algorithm.name}, sampling.method={cfg.sampling.method}: its policy is not a map from "
+            "noise to action that can be distilled (a generative policy with sampling.method=euler is)"
+        )
+    seed = cfg.seed if args.seed is None else args.seed
+    seed_everything(seed)
+    prepared = prepare_data(cfg, device)
+    obs = prepared.data.obs
+    box = meta.get("action_box")
+    student = OneStepPolicy(meta["obs_dim"], meta["action_dim"], args.hidden_sizes, *(box or (None, None))).to(device)
+    optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
+    start, losses = time.perf_counter(), []
+    for _ in range(args.steps):
+        index = torch.randint(0, obs.shape[0], (args.batch_size,), device=device)
+        loss = distillation_loss(student, teacher, obs[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+    wall = time.perf_counter() - start
+    student.eval()
+    act = ActingPolicy(student.sampler(cfg.sampling.noise_scale), prepared.normalizer)
+    episodes = args.episodes or cfg.eval.final_episodes
+    ev = cfg.eval
+    evaluator = Evaluator(
+        prepared.task, episodes, ev.num_envs, seed + ev.seed_offset, ev.vectorization, ev.clip_actions
+    )
+    try:
+        summary = evaluator.evaluate(act, device, episodes).summary()
+    finally:
+        evaluator.close()
+    tail = torch.stack(losses[-100:]).mean().item() if losses else None
+    teacher_results = args.run_dir / RESULTS_FILE
+    teacher_score = json.loads(teacher_results.read_text()).get("score_final") if teacher_results.exists() else None
+    out = args.out or args.run_dir / "distill"
+    torch.save({"policy": student.state_dict(), "hidden_sizes": list(args.hidden_sizes), "obs_dim": meta["obs_dim"],
+                "action_dim": meta["action_dim"], "action_box": box, "obs_normalizer": meta.get("obs_normalizer"),
+                "noise_scale": cfg.sampling.noise_scale}, _mkdir(out) / STUDENT_FILE)  # fmt: skip
+    results = {
+        "algorithm": f"{cfg.algorithm.name}-distilled",
+        "path": cfg.path.name,
+        "critic": cfg.critic.name,
+        "env": cfg.env.name,
+        "eval_env": prepared.task.eval_env_id,
+        "seed": seed,
+        "budget": cfg.budget.name,
+        "recipe": cfg.recipe_name,
+        "teacher_run": str(args.run_dir.resolve()),
+        "teacher_sampling": dict(cfg.sampling),
+        "teacher_score_final": teacher_score,
+        "score_final": summary.get("score"),
+        "score_final_std": summary.get("score_std"),
+        "score_best": summary.get("score"),
+        "return_mean": summary.get("return_mean"),
+        "return_std": summary.get("return_std"),
+        "final_episodes": episodes,
+        "dataset_score": prepared.dataset_score,
+        "distill_steps": args.steps,
+        "distill_batch_size": args.batch_size,
+        "distill_loss": tail,  # mean over the last 100 steps
+        "wall_time_s": round(wall, 2),
+        "device": str(device),
+        "score_scale": SCORE_SCALE,
+        **comparability(prepared.task),
+        **measure_act_cost(act, meta["obs_dim"], device, networks_of(student)),
+    }
+    scale = cfg.sampling.noise_scale
+    export_policy(student, lambda s, z: student.act(s, scale * z), prepared.normalizer, meta["obs_dim"],
+                  meta["action_dim"], out / EXPORT_FILE, device)  # fmt: skip
+    write_json(results, out / RESULTS_FILE)
+    return results
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.steps < 0 or args.batch_size < 1:
+        print("error: --steps must be >= 0 and --batch-size >= 1", file=sys.stderr)
+        return 2
+    try:
+        results = distill(args)
+    except GenrlError as exc:
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 1
+    print(json.dumps({k: results[k] for k in ("algorithm", "score_final", "distill_loss", "calls_per_action",
+                                              "act_ms_batch1", "teacher_score_final")}))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""FQL (issue 24): the one-step policy μ(s, z) on the bandit's rewarded mode, distillation to a fixed teacher, and
+``algorithm=fql critic=td`` end to end with one network call per action."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from bandit import bandit_data, make_model_factory, run_phase
+from conftest import compose_config, run_train
+from genrl import Agent
+from genrl.algorithms.fql import FQL
+from genrl.critics import TDCritic
+from genrl.models.one_step import OneStepPolicy
+from genrl.networks import DoubleQ
+
+
+def make_fql(path: str, alpha: float = 1.0) -> FQL:
+    critic = TDCritic(DoubleQ(2, 1, [64, 64]), lambda p: torch.optim.Adam(p, lr=1e-3), polyak=0.05)
+    return FQL(lambda: OneStepPolicy(2, 1, [64, 64]), make_model_factory(path), critic,
+               lambda p: torch.optim.Adam(p, lr=1e-3), lambda p: torch.optim.Adam(p, lr=1e-3),
+               alpha=alpha, behaviour_epochs=1, epochs=1, flow_steps=10)  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["gvp", "icfm", "vpsde"])
+def test_the_one_step_policy_converges_to_the_rewarded_action_of_the_bandit(path):
+    """Behaviour a ∈ {−1, +1} (± 0.1), reward 1 when sign(a) = sign(s₀): the optimum is the behaviour mode
+    a* = sign(s₀). The distillation keeps μ on the behaviour's support, Q picks the rewarded mode."""
+    torch.manual_seed(0)
+    data = bandit_data()
+    fql = make_fql(path, alpha=0.1)
+    behaviour, policy = fql.phases()
+    run_phase(behaviour, data, 400)
+    run_phase(policy, data, 400)
+    obs = torch.cat([torch.tensor([[1.0, 0.0]]).repeat(200, 1), torch.tensor([[-1.0, 0.0]]).repeat(200, 1)])
+    with torch.no_grad():
+        action = fql.make_sampler(fql.acting_policy, {"noise_scale": 1.0})(obs)[:, 0]
+    optimum = torch.sign(obs[:, 0])
+    assert (torch.sign(action) == optimum).float().mean() > 0.95
+    assert (action - optimum).abs().mean() < 0.1
+
+
+def test_fql_trains_and_deploys_at_one_network_call(tmp_path, smoke_args):
+    tiny = ["algorithm.policy.hidden_sizes=[16]", "critic.q_net.hidden_sizes=[16]"]
+    run_train([*smoke_args, "algorithm=fql", "path=icfm", *tiny], tmp_path)  # fql.yaml picks critic=td
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (results["algorithm"], results["critic"], results["path"]) == ("fql", "td", "icfm")
+    assert list(results["phase_steps"]) == ["behaviour", "policy"]
+    assert results["unused_config"] == ["sampling.steps", "sampling.method", "critic.v_net"]
+    assert results["calls_per_action"] == 1 and results["act_ms_batch1"] > 0 and results["actions_per_s_batch1024"] > 0
+    agent = Agent.from_checkpoint(tmp_path / "run")
+    assert isinstance(agent.model, OneStepPolicy) and agent.policy.candidates == 1
+    action = agent.act(torch.zeros(3).numpy())
+    assert action.shape == (1,) and -2.0 <= action[0] <= 2.0  # Pendulum's box
+
+
+def test_fql_fast_recipe_acts_as_trained():
+    cfg = compose_config(["algorithm=fql", "recipe=fast"])
+    assert cfg.critic.name == "td" and cfg.budget.name == "minutes"
+    assert (cfg.sampling.candidates, cfg.sampling.noise_scale) == (1, 1.0)
+    assert cfg.algorithm.flow_steps == 5 and list(cfg.critic.q_net.hidden_sizes) == [256, 256]
+    assert dict(cfg.budget.phase_steps)["behaviour"] == 20000 and dict(cfg.budget.phase_steps)["policy"] == 20000
