@@ -52,11 +52,23 @@ def save_hydra_files(cfg: DictConfig, run_dir: Path) -> None:
     write_text(OmegaConf.to_yaml(hydra_root.hydra.overrides.task), out / "overrides.yaml")
 
 
+def choose_custom_task(argv: list[str]) -> list[str]:
+    """``dataset.path=FILE`` without ``env=...`` is a task of its own: ``env=custom`` (conf/env/custom.yaml: named
+    after the file, evaluated on ``env.eval_env_id``, raw returns unless reference returns are given, no other
+    task's tuning), never the default demo task's reference returns, name and tuning."""
+    overrides = [a for a in argv[1:] if not a.startswith("-")]
+    names = {a.split("=", 1)[0].lstrip("+~") for a in overrides if "=" in a}
+    if "dataset.path" in names and "env" not in names:
+        return [*argv, "env=custom"]
+    return argv
+
+
 def cli() -> None:
     """Hydra's composition errors (a typo'd key or option, a value of the wrong type or not among the allowed
     choices, bad override syntax) as one line and exit status 2, like genrl's own errors. ``HYDRA_FULL_ERROR=1``
     set by the user still gives Hydra's full traceback."""
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises instead of printing a multi-line report
+    sys.argv = choose_custom_task(sys.argv)
     try:
         main()
     except (HydraException, OmegaConfBaseException) as err:

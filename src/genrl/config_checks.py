@@ -41,6 +41,11 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     from the demo task's own choice of the bundled data.
     """
     check_dataset(cfg, overrides)  # first: a dataset id left unset is also the task's name (env=minari)
+    if OmegaConf.is_missing(cfg.env, "eval_env_id"):
+        raise ConfigError(
+            f"env.eval_env_id: not given; env={OmegaConf.select(cfg, 'env.name', default='custom')} (a dataset of "
+            "your own) needs the Gymnasium id it is evaluated on: pass env.eval_env_id=<id>"
+        )
     values = resolved(cfg)
     check_ranges(cfg)
     _check_pairs(values)
@@ -49,6 +54,29 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     kwargs = _get(values, "env.kwargs")
     if env_id not in (None, _MISSING):
         check_env_id(env_id, "env.eval_env_id", kwargs=kwargs if isinstance(kwargs, dict) else None)
+    check_task_is_its_own(values, overrides)
+
+
+def check_task_is_its_own(values: dict[str, Any], overrides: Sequence[str] = ()) -> None:
+    """No implicit inheritance of another task's reference returns, name or tuning: a dataset file of the user's
+    own on the default demo task, or an evaluation env given on the command line with the task's reference
+    returns left as they were (they are another env's), is refused with the ways out."""
+    explicit = _override_keys(overrides)
+    env, path = values.get("env") or {}, _get(values, "dataset.path")
+    if env.get("name") == "demo" and "env" not in explicit and path not in (_MISSING, None, asset_path("demo.npz")):
+        raise ConfigError(
+            f"dataset.path={path}: not the demo task's data, and env=demo would score it with Pendulum's reference "
+            "returns, name and tuning; pass env=custom env.eval_env_id=<id> (named after the file, raw returns; "
+            "train.py does this when no env= is given) or your task's env=..."
+        )
+    refs = ("env.ref_min_score", "env.ref_max_score")
+    if "env.eval_env_id" in explicit and not set(refs) <= explicit and env.get("ref_min_score") is not None:
+        raise ConfigError(
+            f"env.eval_env_id={env.get('eval_env_id')}: env={env.get('name')}'s reference returns "
+            f"(env.ref_min_score={env.get('ref_min_score')}, env.ref_max_score={env.get('ref_max_score')}) are of "
+            "its own env; pass both for this env (`genrl-reference <id>` measures them), or "
+            "env.ref_min_score=null env.ref_max_score=null for raw returns"
+        )
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:

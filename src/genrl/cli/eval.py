@@ -20,7 +20,7 @@ import torch
 from genrl.acting.loading import load_acting_policy
 from genrl.config_checks import check_device, check_env_id, resolve_device
 from genrl.errors import ConfigError, GenrlError, one_line
-from genrl.evaluation import SCORE_SCALE, Evaluator, Task, comparability
+from genrl.evaluation import Evaluator, Task, comparability
 from genrl.io import write_json
 from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
 from genrl.training.checkpoint import load_checkpoint
@@ -134,8 +134,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         "returns": result.returns.tolist(),
         "scores": result.scores.tolist(),
         "lengths": result.lengths.tolist(),
-        "score_scale": SCORE_SCALE,
-        **comparability(task),
+        **comparability(task),  # score_scale, score_normalized, score_comparable
         "wall_time_s": round(time.monotonic() - start, 2),
     }
     if args.video is not None:
@@ -163,11 +162,6 @@ def _task(state: dict[str, Any], run_dir: Path, args: argparse.Namespace):
             stored[key] = value
     if not stored.get("eval_env_id"):
         raise GenrlError(f"{run_dir}: the checkpoint names no evaluation environment")
-    if stored.get("ref_min_score") is None or stored.get("ref_max_score") is None:
-        raise ConfigError(
-            f"{run_dir}: the checkpoint has no reference returns to normalise scores; pass --ref-min-score and "
-            "--ref-max-score"
-        )
     check_env_id(stored["eval_env_id"], "env.eval_env_id", source=str(run_dir), kwargs=stored.get("kwargs"))
     try:
         return Task(**stored)
