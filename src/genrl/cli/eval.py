@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from genrl.acting.loading import load_acting_policy
+from genrl.acting.loading import check_finished, load_acting_policy
 from genrl.config_checks import check_device, check_env_id, resolve_device
 from genrl.errors import ConfigError, GenrlError, one_line
 from genrl.evaluation import Evaluator, Task, comparability
@@ -66,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ref-min-score", type=float, help="R_min for scores (default: the run's task)")
     parser.add_argument("--ref-max-score", type=float, help="R_max for scores (default: the run's task)")
     parser.add_argument("--video", metavar="DIR", type=Path, help="record every episode as DIR/<env>-episode-<i>.mp4")
+    parser.add_argument(
+        "--allow-unfinished", action="store_true",
+        help="evaluate the checkpoint of a run whose training has not finished (refused otherwise), with a warning",
+    )  # fmt: skip
     parser.add_argument("--output", metavar="FILE", type=Path, help="also write the JSON summary to FILE (atomically)")
     return parser
 
@@ -94,6 +98,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
     state = load_checkpoint(file, map_location=device)
     if state is None:
         raise GenrlError(f"{file}: no checkpoint here (expected a run folder or its {CHECKPOINT_FILE})")
+    finished = check_finished(state, file, args.allow_unfinished, flag="--allow-unfinished")
     config = state["metadata"]["config"]
     run_eval, overrides = config.get("eval", {}), _sampling_overrides(args)
     _, policy = load_acting_policy(state, device, **overrides)
@@ -126,6 +131,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         "algorithm": config.get("algorithm", {}).get("name"),
         "env": task.name,
         "eval_env": task.eval_env_id,
+        "training_finished": finished,  # false only with --allow-unfinished: not the run's policy
         "episodes": episodes,
         "seed": seed,
         "device": str(device),
