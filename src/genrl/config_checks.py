@@ -10,6 +10,7 @@ with status 2.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import re
@@ -40,7 +41,8 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     ``overrides`` are the command line's (Hydra's ``overrides.task``): they tell an explicit ``dataset=npz``
     from the demo task's own choice of the bundled data.
     """
-    check_dataset(cfg, overrides)  # first: a dataset id left unset is also the task's name (env=minari)
+    check_keys(cfg)  # first: a key added with `+` is checked against the schema like any other
+    check_dataset(cfg, overrides)  # a dataset id left unset is also the task's name (env=minari)
     if OmegaConf.is_missing(cfg.env, "eval_env_id"):
         raise ConfigError(
             f"env.eval_env_id: not given; env={OmegaConf.select(cfg, 'env.name', default='custom')} (a dataset of "
@@ -77,6 +79,39 @@ def check_task_is_its_own(values: dict[str, Any], overrides: Sequence[str] = ())
             "its own env; pass both for this env (`genrl-reference <id>` measures them), or "
             "env.ref_min_score=null env.ref_max_score=null for raw returns"
         )
+
+
+#: Keys of a ``_target_`` node that are Hydra's or genrl's own, not the constructor's.
+_NODE_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_", "name")
+
+
+def check_keys(cfg: DictConfig, key: str = "") -> None:
+    """Every key of ``cfg`` is one its schema declares (a node typed by a dataclass of :mod:`genrl.config`) or its
+    constructor takes (an untyped ``_target_`` node, e.g. a plug-in's ``algorithm``). Hydra refuses a typo'd key
+    at composition, but ``+key=value`` (and ``++``) adds it anyway: this refuses it the same way, by name."""
+    node = OmegaConf.select(cfg, key) if key else cfg
+    if not isinstance(node, DictConfig):
+        return
+    schema = OmegaConf.get_type(node)
+    allowed: list[str] | None = None
+    if dataclasses.is_dataclass(schema):
+        allowed = [f.name for f in dataclasses.fields(schema)]
+    elif "_target_" in node and isinstance(node._target_, str):
+        try:
+            params = inspect.signature(get_object(node._target_)).parameters.values()
+        except (TypeError, ValueError, ImportError, AttributeError):
+            params = None
+        if params is not None and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            allowed = [*_NODE_KEYS, *(p.name for p in params)]
+    for name in node:
+        child = f"{key}.{name}" if key else str(name)
+        if allowed is not None and name not in allowed:
+            close = difflib.get_close_matches(str(name), allowed, n=1)
+            hint = f"; did you mean {child.rsplit('.', 1)[0] + '.' if key else ''}{close[0]}?" if close else ""
+            where = f"{key} has" if key else "the config has"
+            raise ConfigError(f"{child}: not a config key ({where} no key '{name}', `+` or not){hint}")
+        if child != "env.kwargs":  # the env's own options: checked against its constructor (check_env_id)
+            check_keys(cfg, child)
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:
