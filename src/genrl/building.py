@@ -18,6 +18,7 @@ from genrl.algorithms import Algorithm
 from genrl.config_checks import check_env_id
 from genrl.data import Transitions, check_against_env, transform_rewards
 from genrl.data.normalization import ObservationNormalizer
+from genrl.data.validate import check_size
 from genrl.errors import ConfigError, GenrlError
 from genrl.evaluation import Task, make_env
 from genrl.run_folder import NO_PATH
@@ -169,6 +170,7 @@ class PreparedData:
 def prepare_data(cfg: DictConfig, device: torch.device) -> PreparedData:
     """Load and validate the dataset, build its task, and move the transformed data to ``device``."""
     data: Transitions = build(cfg.dataset)  # the dataset node's _target_ is the loader (its keys: check_dataset)
+    check_size(data.source, len(data))  # any loader (check_dataset reads the sizes of files from their headers)
     task = make_task(cfg, data)
     probe_env = make_env(task.eval_env_id, kwargs=task.kwargs)
     check_against_env(data, probe_env.observation_space, probe_env.action_space, task.eval_env_id)

@@ -21,7 +21,7 @@ from genrl.acting.loading import check_finished, load_acting_policy
 from genrl.config_checks import check_device, check_env_id, resolve_device
 from genrl.errors import ConfigError, GenrlError, one_line
 from genrl.evaluation import Evaluator, Task, comparability
-from genrl.io import write_json
+from genrl.io import check_output_dir, check_output_file, closed_pipe_safe, write_json
 from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
 from genrl.training.checkpoint import load_checkpoint
 
@@ -74,9 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@closed_pipe_safe
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.output is not None:  # before any compute
+            check_output_file(args.output, "--output")
+        if args.video is not None:
+            check_output_dir(args.video, "--video")
         summary = evaluate_run(args)
         if args.output is not None:
             write_json(summary, args.output)

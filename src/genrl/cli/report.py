@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genrl.errors import GenrlError
-from genrl.io import write_text
+from genrl.io import check_output_dir, check_output_file, closed_pipe_safe, write_text
 from genrl.reporting.configs import MIXED, Cells, Column, group_cells
 from genrl.reporting.curves import score_scale, write_curve_plots, write_profile_plot
 from genrl.reporting.render import FORMATS, render_csv, render_stats_csv, render_text
@@ -152,6 +152,7 @@ def render(
     return render_text(tables, stats, args.format, args.decimals)
 
 
+@closed_pipe_safe
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``genrl-report``; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -160,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     where = ", ".join(args.sweep_dirs)
     try:
+        if args.output is not None:  # before reading anything
+            check_output_file(args.output, "--output")
+        if args.plots is not None:
+            check_output_dir(args.plots, "--plots")
         files = find_results(args.sweep_dirs)
         if not files:
             raise GenrlError(f"no results.json found under {where}")
