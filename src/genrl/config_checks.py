@@ -93,14 +93,14 @@ def check_keys(cfg: DictConfig, key: str = "") -> None:
     """Every key of ``cfg`` is one its schema declares (a node typed by a dataclass of :mod:`genrl.config`) or its
     constructor takes (an untyped ``_target_`` node, e.g. a plug-in's ``algorithm``). Hydra refuses a typo'd key
     at composition, but ``+key=value`` (and ``++``) adds it anyway: this refuses it the same way, by name."""
-    node = OmegaConf.select(cfg, key) if key else cfg
-    if not isinstance(node, DictConfig):
+    node = OmegaConf.select(cfg, key, throw_on_resolution_failure=False) if key else cfg
+    if not isinstance(node, DictConfig):  # a value, or an interpolation (resolved later, by its own key)
         return
     schema = OmegaConf.get_type(node)
     allowed: list[str] | None = None
     if dataclasses.is_dataclass(schema):
         allowed = [f.name for f in dataclasses.fields(schema)]
-    elif "_target_" in node and isinstance(node._target_, str):
+    elif isinstance(node.get("_target_"), str):
         try:
             params = inspect.signature(get_object(node._target_)).parameters.values()
         except (TypeError, ValueError, ImportError, AttributeError):
