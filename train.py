@@ -12,18 +12,21 @@ from pathlib import Path
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import genrl.config  # noqa: F401  (registers the config schemas and resolvers)
 from genrl.config_checks import composition_error_line
 from genrl.errors import ConfigError, GenrlError, one_line
-from genrl.io import write_text
-from genrl.run_folder import CONFIG_FILE, HYDRA_SUBDIR
+from genrl.io import write_json, write_text
+from genrl.run_folder import CONFIG_FILE, FAILED_JOBS_DIR, HYDRA_SUBDIR, failed_job_file
 from genrl.running import run
 
 _USER_WANTS_FULL_ERROR = os.environ.get("HYDRA_FULL_ERROR") == "1"
 _in_task = False  # True while the task function runs: its own exceptions are not composition errors
+_jobs: list[Path] = []  # the run folders of this process's jobs (a sweep has several)
+_failed: list[Path] = []  # those of a sweep's jobs that failed their checks
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -31,13 +34,25 @@ def main(cfg: DictConfig) -> float | None:
     global _in_task
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
+    overrides = list(hydra_cfg.overrides.task)
+    sweep = Path(hydra_cfg.sweep.dir) if hydra_cfg.mode == RunMode.MULTIRUN else None
     _in_task = True
+    _jobs.append(run_dir)
     try:
         check_choices(dict(hydra_cfg.runtime.choices))
-        results = run(cfg, run_dir, list(hydra_cfg.overrides.task), on_accept=lambda: save_hydra_files(cfg, run_dir))
+        results = run(cfg, run_dir, overrides, on_accept=lambda: save_hydra_files(cfg, run_dir))
     except GenrlError as err:  # a mistake in what the user supplied: one line, no traceback
         print(f"error: {one_line(err)}", file=sys.stderr)
-        raise SystemExit(2) from None
+        if sweep is None:
+            raise SystemExit(2) from None
+        # in a sweep the other jobs still run: this one is recorded as failed (the sweep's exit status says so)
+        write_json({"run_dir": str(run_dir), "overrides": overrides, "error": one_line(err)},
+                   failed_job_file(sweep, run_dir))  # fmt: skip
+        _failed.append(run_dir)
+        _in_task = False
+        return None
+    if sweep is not None:
+        failed_job_file(sweep, run_dir).unlink(missing_ok=True)  # an earlier failure of this job, now fixed
     _in_task = False  # (a multirun composes the next job now)
     return results["score_final"]
 
@@ -130,6 +145,13 @@ def cli() -> None:
     sys.argv = choose_custom_task(sys.argv)
     try:
         main()
+        if _failed:
+            print(
+                f"error: {len(_failed)} of {len(_jobs)} jobs of the sweep failed their checks (one line each above; "
+                f"recorded in the sweep folder's {FAILED_JOBS_DIR}/, which genrl-report counts)",
+                file=sys.stderr,
+            )
+            raise SystemExit(2)
     except (HydraException, OmegaConfBaseException) as err:
         if _USER_WANTS_FULL_ERROR or _in_task:
             raise

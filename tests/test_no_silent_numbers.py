@@ -213,3 +213,32 @@ def test_a_closed_pipe_ends_the_report_quietly(finished_run):
     proc.stdout.close()  # `| head` that has read enough: every write now fails
     stderr = proc.stderr.read()
     assert proc.wait(timeout=200) == 0 and "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+# ---------------------------------------------------------------------------------------------------------
+# 6. a sweep runs past a bad job, and says how many failed; 7. --help is genrl's own
+
+
+def test_a_sweep_records_a_failed_job_and_runs_the_others(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_train(["-m", "algorithm.beta=-1,1", *SMOKE, f"hydra.sweep.dir={sweep}"], tmp_path, check=False)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "error: algorithm.beta=-1.0: expected >= 0" in lines
+    assert lines[-1].startswith("error: 1 of 2 jobs of the sweep failed their checks")
+    results = list(sweep.rglob("results.json"))
+    assert len(results) == 1 and "algorithm.beta=1" in str(results[0])  # beta=1 ran
+    assert not list(sweep.glob("algorithm.beta=-1*/**/checkpoint.pt"))
+    report = _cli("report", str(sweep))
+    assert report.returncode == 0 and "1 job(s) of these sweeps failed their checks" in report.stdout
+
+
+def test_help_is_genrls_own_and_schema_choices_are_refused(tmp_path):
+    proc = run_train(["--help"], tmp_path)
+    assert "_schema" not in proc.stdout and "genrl-eval" in proc.stdout and "docs/" in proc.stdout
+    assert "algorithm      bc, dql, gmpg, gmpo" in proc.stdout and "tuning" in proc.stdout
+    assert len(proc.stdout.splitlines()) < 50
+    run = tmp_path / "run"
+    line = _one_line(_train(run, "algorithm=gmpo_schema"))
+    assert line.startswith("error: algorithm=gmpo_schema: an internal schema, not an option")
+    _nothing_written(run)

@@ -17,6 +17,15 @@ HYDRA_SUBDIR = ".hydra"  # Hydra's config.yaml, hydra.yaml, overrides.yaml (trai
 #: Config keys that may change between a run and its resumption (they do not change the result).
 RESUMABLE_KEYS = ("logger", "checkpoint", "device", "eval.vectorization", "eval.num_envs")
 NO_PATH = "none"  # ``path=none``, and results.json's ``path`` of an algorithm whose policy is not generative
+FAILED_JOBS_DIR = "failed_jobs"  # in a sweep folder: one JSON per job that failed its checks (train.py)
+
+
+def failed_job_file(sweep_dir: Path, run_dir: Path) -> Path:
+    """Where a sweep records that the job of ``run_dir`` failed its checks: ``<sweep>/failed_jobs/<hash>.json``."""
+    digest = hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:12]
+    return Path(sweep_dir) / FAILED_JOBS_DIR / f"{digest}.json"
+
+
 #: Dataset files up to this size are hashed whole; a larger one by its size and three 16 MiB samples.
 FULL_HASH_BYTES = 1 << 30
 _SAMPLE_BYTES = 16 << 20

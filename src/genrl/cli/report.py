@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +16,7 @@ from genrl.reporting.render import FORMATS, render_csv, render_stats_csv, render
 from genrl.reporting.results import RunRecord, find_results, load_files, warn_stderr
 from genrl.reporting.stats import DEFAULT_REPS, StatsTable, build_stats, parse_comparisons
 from genrl.reporting.tables import METRICS, Table, build_table
+from genrl.run_folder import FAILED_JOBS_DIR
 
 EPILOG = """\
 Every results.json below the given directories is read (recursively; the layout does not matter) and runs
@@ -152,6 +154,18 @@ def render(
     return render_text(tables, stats, args.format, args.decimals)
 
 
+def failed_jobs(roots: list[str]) -> list[Path]:
+    """The records train.py left for sweep jobs that failed their checks (``<sweep>/failed_jobs/*.json``)."""
+    return sorted(f for root in roots for f in Path(root).rglob(f"{FAILED_JOBS_DIR}/*.json") if f.is_file())
+
+
+def _failure(file: Path) -> str:
+    try:
+        return str(json.loads(file.read_text())["error"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{file} unreadable"
+
+
 @closed_pipe_safe
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``genrl-report``; returns the exit status."""
@@ -179,6 +193,15 @@ def main(argv: list[str] | None = None) -> int:
     except (GenrlError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    failed = failed_jobs(args.sweep_dirs)
+    if failed:  # a sweep's jobs that failed their checks have no results.json: say how many
+        note = (
+            f"{len(failed)} job(s) of these sweeps failed their checks and have no results.json "
+            f"({', '.join(sorted({str(f.parent) for f in failed}))}; the first: {_failure(failed[0])})"
+        )
+        print(f"genrl-report: {note}", file=sys.stderr)
+        if args.format != "csv":
+            text += f"\n{note}\n"
     if args.output is None:
         sys.stdout.write(text)
     else:
