@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium
-import h5py
 import numpy as np
 import torch
 from gymnasium.envs.registration import load_env_creator
@@ -214,21 +213,18 @@ def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     if kind in ("npz", "d4rl") and path is not None and not Path(path).expanduser().is_file():
         expected = f"an .npz with keys {', '.join(NPZ_KEYS)}" if kind == "npz" else "a D4RL v2 .hdf5 file"
         raise DatasetError(f"{path}: file not found (dataset.path); expected {expected} at this path")
-    if kind in ("npz", "d4rl") and path is not None:
-        check_size(str(path), _stored_rows(Path(path).expanduser(), kind))
+    if kind == "npz" and path is not None:  # (a D4RL file's usable rows depend on its episodes: its loader says)
+        check_size(str(path), _stored_rows(Path(path).expanduser()))
 
 
-def _stored_rows(file: Path, kind: str) -> int | None:
-    """The number of transitions a data file holds, read from its headers only (None when it cannot be told: the
-    loader then validates the file key by key)."""
+def _stored_rows(file: Path) -> int | None:
+    """The number of transitions an npz file holds, read from its ``reward`` header only (None when it cannot be
+    told: the loader then validates the file key by key)."""
     try:
-        if kind == "npz":
-            with zipfile.ZipFile(file) as archive, archive.open("reward.npy") as handle:
-                version = np.lib.format.read_magic(handle)
-                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                return int(read(handle)[0][0])
-        with h5py.File(file, "r") as handle:
-            return int(handle["rewards"].shape[0])
+        with zipfile.ZipFile(file) as archive, archive.open("reward.npy") as handle:
+            version = np.lib.format.read_magic(handle)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            return int(read(handle)[0][0])
     except Exception:  # any unreadable header: the loader's own checks name the problem
         return None
 
