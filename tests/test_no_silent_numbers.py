@@ -103,6 +103,7 @@ def test_the_report_keeps_two_datasets_under_one_task_name_apart(tmp_path):
     proc = _cli("report", str(tmp_path / "runs"), "--format", "csv", "--metric", "score_final")
     assert proc.returncode == 0, proc.stderr
     rows = [r for r in csv.DictReader(io.StringIO(proc.stdout)) if r["task"] == "mine"]
+    assert not [r for r in rows if r["column"] == "Dataset"]  # two datasets' scores are not one Dataset cell
     assert len(rows) == 2 and all(r["n"] == "1" for r in rows)  # never averaged into one cell
     assert all("raw return" in r["column"] and "dataset" in r["column"] for r in rows), rows
 
