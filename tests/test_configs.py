@@ -17,7 +17,7 @@ ALGORITHMS = ["gmpo", "gmpg"]
 PATHS = ["vpsde", "gvp", "icfm"]
 ENVS = sorted(p.stem for p in (CONF / "env").glob("*.yaml"))
 DIMS = {"demo": (3, 1), "hopper": (11, 3), "walker2d": (17, 6), "halfcheetah": (17, 6), "minari": (3, 1),
-        "lunarlander": (8, 2)}
+        "lunarlander": (8, 2), "custom": (3, 1)}
 TINY = ["net.hidden_sizes=[8,4]", "critic.q_net.hidden_sizes=[8]", "critic.v_net.hidden_sizes=[8]"]
 
 
@@ -31,10 +31,11 @@ def test_all_nine_d4rl_locomotion_tasks_and_the_demo_exist():
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_every_combination_composes_and_instantiates(algorithm, path, env):
-    extra = ["dataset.dataset_id=some/data-v0"] if env == "minari" else []
+    extra = {"minari": ["dataset.dataset_id=some/data-v0"],
+             "custom": ["dataset.path=/data/mine.npz", "env.eval_env_id=Pendulum-v1"]}.get(env, [])  # fmt: skip
     cfg = compose_config([f"algorithm={algorithm}", f"path={path}", f"env={env}", *TINY, *extra])
     assert (cfg.algorithm.name, cfg.path.name) == (algorithm, path)
-    assert cfg.env.name == ("some/data-v0" if env == "minari" else env)
+    assert cfg.env.name == {"minari": "some/data-v0", "custom": "mine"}.get(env, env)  # custom: the file's stem
     expected = "noise" if (algorithm, path) == ("gmpo", "vpsde") else "velocity"
     assert cfg.model.parameterization == expected
     obs_dim, action_dim = DIMS[env.split("-")[0]]

@@ -142,7 +142,8 @@ def write_npz(path: Path, **changes) -> Path:
 )
 def test_bad_data_is_one_line_naming_file_and_key(tmp_path, smoke_args, changes, expected):
     data = write_npz(tmp_path / "bad.npz", **changes)
-    proc = run_train([*smoke_args, "dataset=npz", f"dataset.path={data}"], tmp_path, check=False)
+    args = ["dataset=npz", f"dataset.path={data}", "env.eval_env_id=Pendulum-v1"]  # a file of yours: env=custom
+    proc = run_train([*smoke_args, *args], tmp_path, check=False)
     assert proc.returncode == 2
     message = proc.stderr.strip().splitlines()[-1]
     assert message.startswith("error: ") and "bad.npz" in message and expected in message

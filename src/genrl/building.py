@@ -18,6 +18,7 @@ from genrl.algorithms import Algorithm
 from genrl.config_checks import check_env_id
 from genrl.data import Transitions, check_against_env, transform_rewards
 from genrl.data.normalization import ObservationNormalizer
+from genrl.data.validate import check_size
 from genrl.errors import ConfigError, GenrlError
 from genrl.evaluation import Task, make_env
 from genrl.run_folder import NO_PATH
@@ -143,17 +144,17 @@ def make_task(cfg: DictConfig, data: Transitions) -> Task:
     env = cfg.env
     ref_min = env.ref_min_score if env.ref_min_score is not None else data.metadata.get("ref_min_score")
     ref_max = env.ref_max_score if env.ref_max_score is not None else data.metadata.get("ref_max_score")
-    if ref_min is None or ref_max is None:
-        raise ConfigError(
-            f"env={env.name}: no reference returns to normalise scores; set env.ref_min_score and env.ref_max_score"
-        )
+    if (ref_min is None) != (ref_max is None):
+        given, missing = ("env.ref_min_score", "env.ref_max_score")[:: 1 if ref_min is not None else -1]
+        raise ConfigError(f"{given} without {missing}: give both reference returns, or neither (raw returns)")
     eval_env_id = env.eval_env_id or data.metadata.get("eval_env_id")
     if eval_env_id is None:
         raise ConfigError(f"env={env.name}: no evaluation environment; set env.eval_env_id=<Gymnasium id>")
     if not env.eval_env_id:  # named by the dataset (Minari metadata): checked here, once it is known
         check_env_id(eval_env_id, "env.eval_env_id", source=data.source, kwargs=env_kwargs(cfg))
     try:
-        return Task(env.name, eval_env_id, float(ref_min), float(ref_max), env.max_episode_steps, env_kwargs(cfg))
+        refs = (None, None) if ref_min is None else (float(ref_min), float(ref_max))
+        return Task(env.name, eval_env_id, *refs, env.max_episode_steps, env_kwargs(cfg))
     except ValueError as err:  # reference returns from the dataset's metadata that cannot normalise scores
         raise ConfigError(f"{err}; set env.ref_min_score and env.ref_max_score") from None
 
@@ -172,6 +173,7 @@ class PreparedData:
 def prepare_data(cfg: DictConfig, device: torch.device) -> PreparedData:
     """Load and validate the dataset, build its task, and move the transformed data to ``device``."""
     data: Transitions = build(cfg.dataset)  # the dataset node's _target_ is the loader (its keys: check_dataset)
+    check_size(data.source, len(data))  # any loader (check_dataset reads the sizes of files from their headers)
     task = make_task(cfg, data)
     probe_env = make_env(task.eval_env_id, kwargs=task.kwargs)
     check_against_env(data, probe_env.observation_space, probe_env.action_space, task.eval_env_id)

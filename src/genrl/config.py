@@ -11,7 +11,9 @@ import typing
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
+from hashlib import sha1
 from importlib import resources
+from pathlib import PurePath
 from typing import Annotated, Any
 
 import yaml
@@ -582,9 +584,23 @@ def asset_path(name: str) -> str:
     return str(resources.files("genrl") / "assets" / name)
 
 
+#: The longest run folder name kept as it is (file systems allow 255 bytes a name); a longer one is shortened.
+MAX_DIRNAME_BYTES = 200
+
+
 def config_dirname(override_dirname: str) -> str:
-    """A run folder name from Hydra's override dirname: ``default`` when empty, ``/`` made safe."""
-    return re.sub(r"[/\\]", "_", override_dirname) or "default"
+    """A run folder name from Hydra's override dirname: ``default`` when empty, ``/`` made safe, and over
+    :data:`MAX_DIRNAME_BYTES` its first 150 characters and a hash of the whole (``...-h<12 hex digits>``)."""
+    name = re.sub(r"[/\\]", "_", override_dirname) or "default"
+    if len(name.encode()) <= MAX_DIRNAME_BYTES:
+        return name
+    head = name.encode()[:150].decode(errors="ignore")
+    return f"{head}-h{sha1(name.encode()).hexdigest()[:12]}"
+
+
+def file_stem(path: str | None) -> str:
+    """A task name from a dataset file: ``/data/mine.npz`` → ``mine`` (``custom`` when there is no file)."""
+    return (PurePath(str(path)).stem or "custom") if path else "custom"
 
 
 def greater_than(a: float, b: float) -> bool:
@@ -592,7 +608,8 @@ def greater_than(a: float, b: float) -> bool:
 
 
 def register_resolvers() -> None:
-    for name, fn in [("genrl.asset", asset_path), ("genrl.dirname", config_dirname), ("genrl.gt", greater_than)]:
+    for name, fn in [("genrl.asset", asset_path), ("genrl.dirname", config_dirname), ("genrl.gt", greater_than),
+                     ("genrl.stem", file_stem)]:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

@@ -10,15 +10,18 @@ with status 2.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 import re
 import warnings
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium
+import numpy as np
 import torch
 from gymnasium.envs.registration import load_env_creator
 from hydra.utils import get_object
@@ -27,6 +30,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from genrl.config import asset_path
 from genrl.data.npz import NPZ_KEYS
+from genrl.data.validate import check_size
 from genrl.errors import ConfigError, DatasetError, one_line
 from genrl.ranges import Range, declared_ranges
 
@@ -40,7 +44,13 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     ``overrides`` are the command line's (Hydra's ``overrides.task``): they tell an explicit ``dataset=npz``
     from the demo task's own choice of the bundled data.
     """
-    check_dataset(cfg, overrides)  # first: a dataset id left unset is also the task's name (env=minari)
+    check_keys(cfg)  # first: a key added with `+` is checked against the schema like any other
+    check_dataset(cfg, overrides)  # a dataset id left unset is also the task's name (env=minari)
+    if OmegaConf.is_missing(cfg.env, "eval_env_id"):
+        raise ConfigError(
+            f"env.eval_env_id: not given; env={OmegaConf.select(cfg, 'env.name', default='custom')} (a dataset of "
+            "your own) needs the Gymnasium id it is evaluated on: pass env.eval_env_id=<id>"
+        )
     values = resolved(cfg)
     check_ranges(cfg)
     _check_pairs(values)
@@ -49,6 +59,62 @@ def check_config(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     kwargs = _get(values, "env.kwargs")
     if env_id not in (None, _MISSING):
         check_env_id(env_id, "env.eval_env_id", kwargs=kwargs if isinstance(kwargs, dict) else None)
+    check_task_is_its_own(values, overrides)
+
+
+def check_task_is_its_own(values: dict[str, Any], overrides: Sequence[str] = ()) -> None:
+    """No implicit inheritance of another task's reference returns, name or tuning: a dataset file of the user's
+    own on the default demo task, or an evaluation env given on the command line with the task's reference
+    returns left as they were (they are another env's), is refused with the ways out."""
+    explicit = _override_keys(overrides)
+    env, path = values.get("env") or {}, _get(values, "dataset.path")
+    if env.get("name") == "demo" and "env" not in explicit and path not in (_MISSING, None, asset_path("demo.npz")):
+        raise ConfigError(
+            f"dataset.path={path}: not the demo task's data, and env=demo would score it with Pendulum's reference "
+            "returns, name and tuning; pass env=custom env.eval_env_id=<id> (named after the file, raw returns; "
+            "train.py does this when no env= is given) or your task's env=..."
+        )
+    refs = ("env.ref_min_score", "env.ref_max_score")
+    if "env.eval_env_id" in explicit and not set(refs) <= explicit and env.get("ref_min_score") is not None:
+        raise ConfigError(
+            f"env.eval_env_id={env.get('eval_env_id')}: env={env.get('name')}'s reference returns "
+            f"(env.ref_min_score={env.get('ref_min_score')}, env.ref_max_score={env.get('ref_max_score')}) are of "
+            "its own env; pass both for this env (`genrl-reference <id>` measures them), or "
+            "env.ref_min_score=null env.ref_max_score=null for raw returns"
+        )
+
+
+#: Keys of a ``_target_`` node that are Hydra's or genrl's own, not the constructor's.
+_NODE_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_", "name")
+
+
+def check_keys(cfg: DictConfig, key: str = "") -> None:
+    """Every key of ``cfg`` is one its schema declares (a node typed by a dataclass of :mod:`genrl.config`) or its
+    constructor takes (an untyped ``_target_`` node, e.g. a plug-in's ``algorithm``). Hydra refuses a typo'd key
+    at composition, but ``+key=value`` (and ``++``) adds it anyway: this refuses it the same way, by name."""
+    node = OmegaConf.select(cfg, key, throw_on_resolution_failure=False) if key else cfg
+    if not isinstance(node, DictConfig):  # a value, or an interpolation (resolved later, by its own key)
+        return
+    schema = OmegaConf.get_type(node)
+    allowed: list[str] | None = None
+    if dataclasses.is_dataclass(schema):
+        allowed = [f.name for f in dataclasses.fields(schema)]
+    elif isinstance(node.get("_target_"), str):
+        try:
+            params = inspect.signature(get_object(node._target_)).parameters.values()
+        except (TypeError, ValueError, ImportError, AttributeError):
+            params = None
+        if params is not None and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+            allowed = [*_NODE_KEYS, *(p.name for p in params)]
+    for name in node:
+        child = f"{key}.{name}" if key else str(name)
+        if allowed is not None and name not in allowed:
+            close = difflib.get_close_matches(str(name), allowed, n=1)
+            hint = f"; did you mean {child.rsplit('.', 1)[0] + '.' if key else ''}{close[0]}?" if close else ""
+            where = f"{key} has" if key else "the config has"
+            raise ConfigError(f"{child}: not a config key ({where} no key '{name}', `+` or not){hint}")
+        if child != "env.kwargs":  # the env's own options: checked against its constructor (check_env_id)
+            check_keys(cfg, child)
 
 
 def resolved(cfg: DictConfig) -> dict[str, Any]:
@@ -147,6 +213,20 @@ def check_dataset(cfg: DictConfig, overrides: Sequence[str] = ()) -> None:
     if kind in ("npz", "d4rl") and path is not None and not Path(path).expanduser().is_file():
         expected = f"an .npz with keys {', '.join(NPZ_KEYS)}" if kind == "npz" else "a D4RL v2 .hdf5 file"
         raise DatasetError(f"{path}: file not found (dataset.path); expected {expected} at this path")
+    if kind == "npz" and path is not None:  # (a D4RL file's usable rows depend on its episodes: its loader says)
+        check_size(str(path), _stored_rows(Path(path).expanduser()))
+
+
+def _stored_rows(file: Path) -> int | None:
+    """The number of transitions an npz file holds, read from its ``reward`` header only (None when it cannot be
+    told: the loader then validates the file key by key)."""
+    try:
+        with zipfile.ZipFile(file) as archive, archive.open("reward.npy") as handle:
+            version = np.lib.format.read_magic(handle)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            return int(read(handle)[0][0])
+    except Exception:  # any unreadable header: the loader's own checks name the problem
+        return None
 
 
 def check_device(name: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,59 @@ HYDRA_SUBDIR = ".hydra"  # Hydra's config.yaml, hydra.yaml, overrides.yaml (trai
 #: Config keys that may change between a run and its resumption (they do not change the result).
 RESUMABLE_KEYS = ("logger", "checkpoint", "device", "eval.vectorization", "eval.num_envs")
 NO_PATH = "none"  # ``path=none``, and results.json's ``path`` of an algorithm whose policy is not generative
+FAILED_JOBS_DIR = "failed_jobs"  # in a sweep folder: one JSON per job that failed its checks (train.py)
 
 
-def check_resumable(run_dir: Path, config: dict[str, Any], stored: dict[str, Any] | None) -> None:
-    """Refuse to resume a checkpoint (its config ``stored``; None: none) of another configuration."""
+def failed_job_file(sweep_dir: Path, run_dir: Path) -> Path:
+    """Where a sweep records that the job of ``run_dir`` failed its checks: ``<sweep>/failed_jobs/<hash>.json``."""
+    digest = hashlib.sha1(str(Path(run_dir).resolve()).encode()).hexdigest()[:12]
+    return Path(sweep_dir) / FAILED_JOBS_DIR / f"{digest}.json"
+
+
+#: Dataset files up to this size are hashed whole; a larger one by its size and three 16 MiB samples.
+FULL_HASH_BYTES = 1 << 30
+_SAMPLE_BYTES = 16 << 20
+
+
+def dataset_fingerprint(config: dict[str, Any]) -> dict[str, Any] | None:
+    """What identifies the data file a run reads (``dataset.path``): its size and SHA-256 (of the whole file up to
+    :data:`FULL_HASH_BYTES`, else of its start, middle and end: ``sampled``); None when the run names no file (a
+    D4RL download is checked against its own hash, a Minari dataset is its id)."""
+    path = (config.get("dataset") or {}).get("path")
+    file = Path(str(path)).expanduser() if path else None
+    if file is None or not file.is_file():
+        return None
+    size = file.stat().st_size
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        if size <= FULL_HASH_BYTES:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        else:
+            for start in (0, size // 2, size - _SAMPLE_BYTES):
+                handle.seek(start)
+                digest.update(handle.read(_SAMPLE_BYTES))
+    return {"path": str(file.resolve()), "bytes": size, "sha256": digest.hexdigest(), "sampled": size > FULL_HASH_BYTES}
+
+
+def check_resumable(
+    run_dir: Path,
+    config: dict[str, Any],
+    stored: dict[str, Any] | None,
+    fingerprint: dict[str, Any] | None = None,
+    stored_fingerprint: dict[str, Any] | None = None,
+) -> None:
+    """Refuse to resume a checkpoint (its config ``stored``; None: none) of another configuration, or of other
+    data (its ``stored_fingerprint`` differs from this run's ``fingerprint``, :func:`dataset_fingerprint`)."""
     if stored is None:
         return
+    if fingerprint and stored_fingerprint and _data_changed(fingerprint, stored_fingerprint):
+        raise ConfigError(
+            f"{run_dir} holds a checkpoint trained on other data: dataset.path={fingerprint['path']} changed "
+            f"(sha256 {stored_fingerprint['sha256'][:12]}…, {stored_fingerprint['bytes']} bytes then; "
+            f"{fingerprint['sha256'][:12]}…, {fingerprint['bytes']} bytes now); to start fresh choose another "
+            "folder with hydra.run.dir=... or delete it"
+        )
     differing = [k for k in differing_keys(config, stored) if not k.startswith(RESUMABLE_KEYS)]
     if differing:
         raise ConfigError(
@@ -45,3 +93,5 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _data_changed(ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    return (ours.get("sha256"), ours.get("bytes")) != (theirs.get("sha256"), theirs.get("bytes"))

@@ -21,9 +21,9 @@ from genrl.building import algorithm_class, build_algorithm, prepare_data, unuse
 from genrl.config import plain, upgraded_config
 from genrl.config_checks import check_config, resolve_device
 from genrl.data import Transitions
-from genrl.evaluation import SCORE_SCALE, Evaluator, Task, comparability
+from genrl.evaluation import Evaluator, Task, comparability
 from genrl.io import write_json, write_text
-from genrl.run_folder import CHECKPOINT_FILE, CONFIG_FILE, NO_PATH, RESULTS_FILE, check_resumable
+from genrl.run_folder import CHECKPOINT_FILE, CONFIG_FILE, NO_PATH, RESULTS_FILE, check_resumable, dataset_fingerprint
 from genrl.seeding import seed_everything
 from genrl.training.acceleration import autocast, compile_modules, configure_matmul
 from genrl.training.budget import Budget
@@ -82,7 +82,8 @@ def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -
     config = OmegaConf.to_container(cfg, resolve=True)
     state = load_checkpoint(run_dir / CHECKPOINT_FILE)  # before writing anything into an existing run
     stored = None if state is None else upgraded_config(state["metadata"].get("config", {}))
-    check_resumable(run_dir, config, stored)
+    fingerprint = dataset_fingerprint(config)  # the data itself: a replaced file never resumes the old run
+    check_resumable(run_dir, config, stored, fingerprint, None if state is None else state["metadata"].get("dataset"))
     if on_accept is not None:
         on_accept()
     write_text(OmegaConf.to_yaml(config), run_dir / CONFIG_FILE)
@@ -110,6 +111,7 @@ def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -
         "config": config, "obs_dim": data.obs_dim, "action_dim": data.action_dim, "version": genrl.__version__,
         "obs_normalizer": prepared.normalizer.to_dict() if prepared.normalizer is not None else None,
         "action_box": prepared.action_box, "task": dataclasses.asdict(task),  # what genrl-eval evaluates on
+        "dataset": fingerprint,  # what the run read (check_resumable)
     }  # fmt: skip
     trainer = Trainer(
         algorithm, data, budget, logger, run_dir / CHECKPOINT_FILE, seed=cfg.seed,
@@ -125,6 +127,7 @@ def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -
     with precision():
         cost = measure_act_cost(act, data.obs_dim, device, networks_of(algorithm.acting_policy, candidates_critic))
     results = {**summarize(cfg, task, data, prepared.dataset_score, outcome, device), **cost}
+    results["dataset_fingerprint"] = fingerprint  # genrl-report keeps two datasets under one task name apart
     write_json(results, run_dir / RESULTS_FILE)
     logger.summary({k: v for k, v in results.items() if isinstance(v, int | float)})
     logger.close()
@@ -226,8 +229,9 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
         "resumed_at": outcome.resumed_at,
         "device": _device_name(device),
         "curve": {"step": [e["step"] for e in evals], "score": [e["score"] for e in evals]},
-        "score_scale": SCORE_SCALE,
-        **comparability(task),  # score_comparable: false when evaluation episodes were capped (budget=smoke)
+        # score_comparable: false when evaluation episodes were capped (budget=smoke) or scores are unnormalised
+        # (no reference returns: score_normalized false, score_scale says raw return)
+        **comparability(task),
         "genrl_version": genrl.__version__,
         "torch_version": torch.__version__,
         "host": platform.node(),

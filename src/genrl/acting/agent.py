@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from genrl.acting.export import export_policy
-from genrl.acting.loading import checkpoint_config, load_acting_policy
+from genrl.acting.loading import check_finished, checkpoint_config, load_acting_policy
 from genrl.acting.policy import ActingPolicy
 from genrl.building import algorithm_class
 from genrl.errors import GenrlError
@@ -30,16 +30,21 @@ class Agent:
         self.action_dim: int | None = None
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu", **sampling: object) -> Agent:
+    def from_checkpoint(
+        cls, path: str | Path, device: str = "cpu", allow_unfinished: bool = False, **sampling: object
+    ) -> Agent:
         """Load the policy of a run: ``path`` is a run folder or its ``checkpoint.pt``.
 
-        ``sampling`` overrides the run's ``sampling.*`` settings (e.g. ``candidates=1``).
+        ``sampling`` overrides the run's ``sampling.*`` settings (e.g. ``candidates=1``). The checkpoint of a run
+        whose training has not finished (it crashed or was stopped) is refused with one :class:`GenrlError`;
+        ``allow_unfinished=True`` loads it with a warning.
         """
         path = Path(path)
         file = path / CHECKPOINT_FILE if path.is_dir() else path
         state = load_checkpoint(file, map_location=device)
         if state is None:
             raise GenrlError(f"{file}: no checkpoint here (expected a run folder or its {CHECKPOINT_FILE})")
+        check_finished(state, file, allow_unfinished)
         policy, acting = load_acting_policy(state, device, **sampling)
         obs_dim = state["metadata"]["obs_dim"]
         agent = cls(policy, acting, obs_dim, device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,10 @@ from genrl.building import algorithm_class, build_critic, build_policy_model
 from genrl.config import Config, plain, upgraded_config
 from genrl.config_checks import check_ranges
 from genrl.data.normalization import ObservationNormalizer
-from genrl.errors import ConfigError
+from genrl.errors import ConfigError, GenrlError
+from genrl.training.checkpoint import unfinished_reason
+
+log = logging.getLogger(__name__)
 
 
 def make_sampler(cfg: DictConfig, policy: nn.Module, compile_mode: str | None = None) -> Callable[[Tensor], Tensor]:
@@ -49,6 +53,21 @@ def load_acting_weights(state: dict[str, Any], cfg: DictConfig, device: torch.de
     policy = build_policy_model(cfg, meta["obs_dim"], meta["action_dim"], meta.get("action_box"))
     policy.load_state_dict(acting_weights(state["algorithm"]))
     return policy.to(device).eval()
+
+
+def check_finished(state: dict[str, Any], file: object, allow_unfinished: bool = False, flag: str = "") -> bool:
+    """Whether the checkpoint's training finished. An unfinished one is refused (one :class:`GenrlError` naming the
+    file, where training stopped and the ways out), or with ``allow_unfinished`` loaded with a loud warning."""
+    reason = unfinished_reason(state)
+    if reason is None:
+        return True
+    flag = flag or "allow_unfinished=True"
+    if not allow_unfinished:
+        raise GenrlError(
+            f"{file}: {reason}; finish it by rerunning its train.py command, or pass {flag} to evaluate it anyway"
+        )
+    log.warning("%s: %s; evaluating it anyway (%s): its scores are not the run's", file, reason, flag)
+    return False
 
 
 def load_acting_policy(

@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 
-from genrl.acting.loading import load_acting_policy
+from genrl.acting.loading import check_finished, load_acting_policy
 from genrl.config_checks import check_device, check_env_id, resolve_device
 from genrl.errors import ConfigError, GenrlError, one_line
-from genrl.evaluation import SCORE_SCALE, Evaluator, Task, comparability
-from genrl.io import write_json
+from genrl.evaluation import Evaluator, Task, comparability
+from genrl.io import check_output_dir, check_output_file, closed_pipe_safe, write_json
 from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
 from genrl.training.checkpoint import load_checkpoint
 
@@ -66,13 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ref-min-score", type=float, help="R_min for scores (default: the run's task)")
     parser.add_argument("--ref-max-score", type=float, help="R_max for scores (default: the run's task)")
     parser.add_argument("--video", metavar="DIR", type=Path, help="record every episode as DIR/<env>-episode-<i>.mp4")
+    parser.add_argument(
+        "--allow-unfinished", action="store_true",
+        help="evaluate the checkpoint of a run whose training has not finished (refused otherwise), with a warning",
+    )  # fmt: skip
     parser.add_argument("--output", metavar="FILE", type=Path, help="also write the JSON summary to FILE (atomically)")
     return parser
 
 
+@closed_pipe_safe
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.output is not None:  # before any compute
+            check_output_file(args.output, "--output")
+        if args.video is not None:
+            check_output_dir(args.video, "--video")
         summary = evaluate_run(args)
         if args.output is not None:
             write_json(summary, args.output)
@@ -94,6 +103,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
     state = load_checkpoint(file, map_location=device)
     if state is None:
         raise GenrlError(f"{file}: no checkpoint here (expected a run folder or its {CHECKPOINT_FILE})")
+    finished = check_finished(state, file, args.allow_unfinished, flag="--allow-unfinished")
     config = state["metadata"]["config"]
     run_eval, overrides = config.get("eval", {}), _sampling_overrides(args)
     _, policy = load_acting_policy(state, device, **overrides)
@@ -126,6 +136,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         "algorithm": config.get("algorithm", {}).get("name"),
         "env": task.name,
         "eval_env": task.eval_env_id,
+        "training_finished": finished,  # false only with --allow-unfinished: not the run's policy
         "episodes": episodes,
         "seed": seed,
         "device": str(device),
@@ -134,8 +145,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         "returns": result.returns.tolist(),
         "scores": result.scores.tolist(),
         "lengths": result.lengths.tolist(),
-        "score_scale": SCORE_SCALE,
-        **comparability(task),
+        **comparability(task),  # score_scale, score_normalized, score_comparable
         "wall_time_s": round(time.monotonic() - start, 2),
     }
     if args.video is not None:
@@ -163,11 +173,6 @@ def _task(state: dict[str, Any], run_dir: Path, args: argparse.Namespace):
             stored[key] = value
     if not stored.get("eval_env_id"):
         raise GenrlError(f"{run_dir}: the checkpoint names no evaluation environment")
-    if stored.get("ref_min_score") is None or stored.get("ref_max_score") is None:
-        raise ConfigError(
-            f"{run_dir}: the checkpoint has no reference returns to normalise scores; pass --ref-min-score and "
-            "--ref-max-score"
-        )
     check_env_id(stored["eval_env_id"], "env.eval_env_id", source=str(run_dir), kwargs=stored.get("kwargs"))
     try:
         return Task(**stored)

@@ -22,6 +22,7 @@ from genrl.config_checks import check_env_id
 from genrl.data import load_d4rl, load_npz
 from genrl.errors import ConfigError, GenrlError, one_line
 from genrl.evaluation import make_env
+from genrl.io import closed_pipe_safe
 
 EXPERTS = ("heuristic",)
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@closed_pipe_safe
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from genrl.errors import GenrlError
-from genrl.io import write_text
+from genrl.io import check_output_dir, check_output_file, closed_pipe_safe, write_text
 from genrl.reporting.configs import MIXED, Cells, Column, group_cells
 from genrl.reporting.curves import score_scale, write_curve_plots, write_profile_plot
 from genrl.reporting.render import FORMATS, render_csv, render_stats_csv, render_text
 from genrl.reporting.results import RunRecord, find_results, load_files, warn_stderr
 from genrl.reporting.stats import DEFAULT_REPS, StatsTable, build_stats, parse_comparisons
 from genrl.reporting.tables import METRICS, Table, build_cost_rows, build_table
+from genrl.run_folder import FAILED_JOBS_DIR
 
 EPILOG = """\
 Every results.json below the given directories is read (recursively; the layout does not matter) and runs
@@ -153,6 +155,19 @@ def render(
     return render_text(tables, stats, args.format, args.decimals, costs)
 
 
+def failed_jobs(roots: list[str]) -> list[Path]:
+    """The records train.py left for sweep jobs that failed their checks (``<sweep>/failed_jobs/*.json``)."""
+    return sorted(f for root in roots for f in Path(root).rglob(f"{FAILED_JOBS_DIR}/*.json") if f.is_file())
+
+
+def _failure(file: Path) -> str:
+    try:
+        return str(json.loads(file.read_text())["error"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{file} unreadable"
+
+
+@closed_pipe_safe
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``genrl-report``; returns the exit status."""
     args = build_parser().parse_args(argv)
@@ -161,6 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     where = ", ".join(args.sweep_dirs)
     try:
+        if args.output is not None:  # before reading anything
+            check_output_file(args.output, "--output")
+        if args.plots is not None:
+            check_output_dir(args.plots, "--plots")
         files = find_results(args.sweep_dirs)
         if not files:
             raise GenrlError(f"no results.json found under {where}")
@@ -175,6 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     except (GenrlError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    failed = failed_jobs(args.sweep_dirs)
+    if failed:  # a sweep's jobs that failed their checks have no results.json: say how many
+        note = (
+            f"{len(failed)} job(s) of these sweeps failed their checks and have no results.json "
+            f"({', '.join(sorted({str(f.parent) for f in failed}))}; the first: {_failure(failed[0])})"
+        )
+        print(f"genrl-report: {note}", file=sys.stderr)
+        if args.format != "csv":
+            text += f"\n{note}\n"
     if args.output is None:
         sys.stdout.write(text)
     else:

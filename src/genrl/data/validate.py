@@ -19,6 +19,17 @@ from genrl.errors import DatasetError
 _FINITE_CHUNK_ROWS = 1 << 16
 
 
+#: The fewest transitions a run trains on: fewer cannot fill a minibatch worth learning from (a one-transition
+#: file used to fail only after the critic phase).
+MIN_TRANSITIONS = 10
+
+
+def check_size(source: str, rows: int | None) -> None:
+    """At least :data:`MIN_TRANSITIONS` transitions (``rows`` None: unknown, not checked)."""
+    if rows is not None and rows < MIN_TRANSITIONS:
+        raise DatasetError(f"{source}: {rows} transition(s); expected at least {MIN_TRANSITIONS} to train on")
+
+
 def require_keys(source: str, present: Iterable[str], required: Sequence[str]) -> None:
     """Raise if any of ``required`` is not among ``present``, listing the expected keys."""
     present = set(present)

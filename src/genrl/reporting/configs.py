@@ -36,6 +36,9 @@ MIXED = ("split", "refuse")
 ABSENT = "<absent>"
 NO_CONFIG = "no config.yaml"  # the label of runs without config.yaml beside runs with one
 NOT_COMPARABLE = "not comparable"  # the label of runs whose scores are of capped episodes (score_comparable false)
+UNNORMALISED = "raw return"  # the label of runs without reference returns (score_normalized false)
+#: results.json's fingerprint of the data a run read: two datasets under one task name never share a cell.
+DATASET_KEY = "dataset.sha256"
 
 ALGORITHM_ORDER = ("gmpo", "gmpg", "bc", "iql")
 PATH_ORDER = ("vpsde", "gvp", "icfm", "none")
@@ -79,6 +82,9 @@ def identity(record: RunRecord, use_config: bool = True) -> dict[str, Any]:
         flat = flatten({key: record.raw[key] for key in RESULT_KEYS if key in record.raw})
     unused = record.raw.get("unused_config")
     unused = [str(k) for k in unused] if isinstance(unused, list) else []
+    fingerprint = record.raw.get("dataset_fingerprint")
+    if isinstance(fingerprint, dict) and fingerprint.get("sha256"):  # the data itself, not only its file's name
+        flat[DATASET_KEY] = str(fingerprint["sha256"])[:12]
     return {k: v for k, v in flat.items() if not _under(k, IGNORED_KEYS) and not _under(k, unused)}
 
 
@@ -203,12 +209,18 @@ def _labels(
         keys = sorted(varying.get((column, kind), ()))
         prefix = [NO_CONFIG] if column in mixed_kinds and not kind else []
         sources = [str(r.source) for r in runs]
-        marks = {str(r.source): [] if r.comparable else [NOT_COMPARABLE] for r in runs}  # never in one cell
+        marks = {str(r.source): _marks(r) for r in runs}  # never in one cell
         full = {s: _label(views[s], keys, [*marks[s], *prefix], short=False) for s in sources}
         short = {s: _label(views[s], keys, [*marks[s], *prefix], short=True) for s in sources}
         # file names alone, unless two different files share a name
         labels.update(short if len(set(short.values())) == len(set(full.values())) else full)
     return labels
+
+
+def _marks(record: RunRecord) -> list[str]:
+    if record.raw.get("score_normalized") is False:
+        return [UNNORMALISED]
+    return [] if record.comparable else [NOT_COMPARABLE]
 
 
 def _label(view: dict[str, Any], keys: Sequence[str], prefix: Sequence[str], short: bool) -> str:

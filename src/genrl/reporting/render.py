@@ -115,8 +115,9 @@ def config_notes(table: Table) -> list[str]:
     if table.not_comparable:
         lines.append(
             f"{table.not_comparable} run(s) were evaluated on episodes capped below the env's time limit (e.g. "
-            "budget=smoke): their columns are labelled [not comparable]; those scores normalise partial-episode "
-            "returns with full-episode references and are comparable with no other column or published number."
+            "budget=smoke) or had no reference returns: their columns are labelled [not comparable] (scores that "
+            "normalise partial-episode returns with full-episode references) or [raw return] (unnormalised "
+            "episode returns), comparable with no other column or published number."
         )
     if table.without_config:
         lines.append(

@@ -101,8 +101,9 @@ def build_table(records: Sequence[RunRecord], metric: str, n_skipped: int = 0, c
             )
     dataset = {}
     for task in tasks:
-        scores = [r.dataset_score for r in records if r.env == task and r.dataset_score is not None]
-        if scores:
+        runs = [r for r in records if r.env == task and r.dataset_score is not None]
+        scores = [r.dataset_score for r in runs]
+        if scores and len({_data(r) for r in runs}) == 1:  # never one cell for two datasets under one task name
             dataset[task] = Cell.of(scores)
     covered = dataset and len(dataset) == len(tasks)
     return Table(
@@ -169,3 +170,9 @@ def build_cost_rows(records: Sequence[RunRecord], table: Table, cells: Cells | N
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _data(record: RunRecord) -> str | None:
+    """The data a run read (results.json's ``dataset_fingerprint``), None when not recorded."""
+    fingerprint = record.raw.get("dataset_fingerprint")
+    return str(fingerprint.get("sha256")) if isinstance(fingerprint, dict) else None

@@ -36,6 +36,23 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return state
 
 
+def training_progress(state: dict[str, Any]) -> dict[str, Any]:
+    """Where the checkpoint's training stood: ``{"phase", "step", "steps", "finished"}``; a checkpoint from before
+    genrl recorded it counts as finished (``"finished": None``)."""
+    return dict(state.get("progress") or {"finished": None})
+
+
+def unfinished_reason(state: dict[str, Any]) -> str | None:
+    """None when the checkpoint's training finished; else where it stopped, as words for an error or warning."""
+    progress = training_progress(state)
+    if progress["finished"] is not False:
+        return None
+    return (
+        f"training has not finished (it stopped in phase {progress['phase']} at step {progress['step']} of "
+        f"{progress['steps']}: its policy is untrained or partly trained)"
+    )
+
+
 #: What every genrl checkpoint holds (Trainer._save).
 CHECKPOINT_KEYS = frozenset({"format", "metadata", "position", "algorithm"})
 

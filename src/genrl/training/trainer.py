@@ -80,6 +80,7 @@ class Trainer:
     def fit(self) -> TrainingOutcome:
         phases = self.algorithm.phases()
         position = self._resume(phases)
+        self._phase_names = [p.name for p in phases]
         offset = sum(self.budget.steps_of(p, len(self.data)) for p in phases[: position.phase_index])
         with PreemptionGuard() as self._guard:
             for index in range(position.phase_index, len(phases)):
@@ -114,8 +115,10 @@ class Trainer:
                 if step in eval_at:
                     self._evaluate(phase, step, offset + step, final=step == total)
                 if step in eval_at or step == total or self._checkpoint_due() or self._guard.pending:
-                    self._save(index, step, sampler)
+                    self._save(index, step, sampler, total)
                     self._guard.forward_pending()
+        if total == 0 and index == len(self._phase_names) - 1:  # an empty last phase: the run ends here
+            self._save(index, step, sampler, total)
         if self.keep_phase_ends and step == total and self.checkpoint_path.exists():  # a run may start from here
             shutil.copyfile(self.checkpoint_path, self.phase_end_path(phase))
 
@@ -141,11 +144,15 @@ class Trainer:
     def _elapsed(self) -> float:
         return self._elapsed_before + (time.monotonic() - self._session_start)
 
-    def _save(self, index: int, step: int, sampler: IndexSampler) -> None:
+    def _save(self, index: int, step: int, sampler: IndexSampler, total: int) -> None:
+        finished = index == len(self._phase_names) - 1 and step == total
         state = {
             "format": 1,
             "metadata": self.metadata,
             "position": {"phase_index": index, "step": step, "sampler": sampler.state_dict()},
+            # what deployment checks (training.checkpoint.training_progress): a policy of an unfinished run is not
+            # evaluated as if trained
+            "progress": {"phase": self._phase_names[index], "step": step, "steps": total, "finished": finished},
             "algorithm": self.algorithm.state_dict(),
             "rng": rng_state(),
             "evaluations": self.outcome.evaluations,
