@@ -101,11 +101,13 @@ def check_keys(cfg: DictConfig, key: str = "") -> None:
         allowed = [f.name for f in dataclasses.fields(schema)]
     elif isinstance(node.get("_target_"), str):
         try:
-            params = inspect.signature(get_object(node._target_)).parameters.values()
+            target = get_object(node._target_)
+            params = inspect.signature(target).parameters.values()
         except (TypeError, ValueError, ImportError, AttributeError):
             params = None
         if params is not None and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-            allowed = [*_NODE_KEYS, *(p.name for p in params)]
+            own_policy = getattr(target, "policy_key", None)  # a node the composition root builds (Algorithm)
+            allowed = [*_NODE_KEYS, *(p.name for p in params), *([own_policy] if isinstance(own_policy, str) else [])]
     for name in node:
         child = f"{key}.{name}" if key else str(name)
         if allowed is not None and name not in allowed:
