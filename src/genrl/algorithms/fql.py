@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from genrl.algorithms.base import Algorithm
-from genrl.algorithms.policy_updates import DataActionBox, clone_step
+from genrl.algorithms.policy_updates import BehaviourModel, DataActionBox
 from genrl.critics import TDCritic
 from genrl.critics.td import clipped_step
 from genrl.data.transitions import Batch
@@ -21,7 +21,7 @@ from genrl.ranges import Count, NonNegative
 from genrl.training.phases import Metrics, Phase, frozen
 
 
-class FQL(DataActionBox, Algorithm):
+class FQL(BehaviourModel, DataActionBox, Algorithm):
     """Phases: behaviour cloning of the multi-step policy μ_φ (the run's generative model and path), then, each step,
     the critic, the one-step policy and the target critic:
 
@@ -60,12 +60,11 @@ class FQL(DataActionBox, Algorithm):
     ) -> None:
         if grad_norm is not None and not grad_norm > 0:
             raise ValueError(f"algorithm.grad_norm must be > 0 or null, got {grad_norm}")
-        self.behaviour, self.policy, self.critic = make_behaviour(), make_model(), critic
-        self.behaviour_optimizer = behaviour_optimizer(self.behaviour.parameters())
+        self.init_behaviour(make_behaviour(), behaviour_optimizer, behaviour_epochs, behaviour_batch_size)
+        self.policy, self.critic = make_model(), critic
         self.optimizer = optimizer(self.policy.parameters())
         self.alpha, self.flow_steps, self.grad_norm = alpha, flow_steps, grad_norm
         self.normalize_q_loss = normalize_q_loss
-        self.behaviour_epochs, self.behaviour_batch_size = behaviour_epochs, behaviour_batch_size
         self.epochs, self.batch_size = epochs, batch_size
         self.updates = 0
 
@@ -75,7 +74,7 @@ class FQL(DataActionBox, Algorithm):
 
     def phases(self) -> list[Phase]:
         return [
-            Phase("behaviour", self.behaviour_epochs, self.behaviour_batch_size, self.update_behaviour),
+            self.behaviour_phase(),
             Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.fit_action_box, evaluate=True),
         ]
 
@@ -99,10 +98,6 @@ class FQL(DataActionBox, Algorithm):
     def candidate_scorer(cls, critic: TDCritic, sampling: Mapping[str, Any]) -> tuple[Callable, float]:
         """min(Q̄1, Q̄2) in Q's own units (the TD critic has no advantage scale)."""
         return critic.score, 1.0
-
-    def update_behaviour(self, batch: Batch) -> Metrics:
-        """L(φ) = E[ℓ_φ(a | s)], the path's generative loss on dataset actions."""
-        return clone_step(self.behaviour, self.behaviour_optimizer, batch)
 
     def teacher(self, obs: Tensor, noise: Tensor) -> Tensor:
         """Φ_φ(z; s): the behaviour model's ``flow_steps``-step Euler solution from z, in the data's action box."""
@@ -136,8 +131,7 @@ class FQL(DataActionBox, Algorithm):
 
     def stateful_members(self) -> dict[str, Any]:
         return {
-            "behaviour": self.behaviour,
-            "behaviour_optimizer": self.behaviour_optimizer,
+            **self.behaviour_members(),
             "policy": self.policy,
             "optimizer": self.optimizer,
             "critic": self.critic,

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.algorithms.base import Algorithm
-from genrl.algorithms.policy_updates import DataActionBox, clone_step
+from genrl.algorithms.policy_updates import BehaviourModel, DataActionBox
 from genrl.critics import IQLCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
@@ -23,7 +23,7 @@ from genrl.training.phases import Metrics, Phase, frozen
 GRADIENTS = ("exact", "reference")
 
 
-class GMPG(DataActionBox, Algorithm):
+class GMPG(BehaviourModel, DataActionBox, Algorithm):
     """Phases: behaviour cloning of μ, the IQL critic, then π (initialised as a copy of μ) by policy gradient.
 
     ``grad_steps`` Euler steps are used for the differentiable sample a_θ = Φ_θ(z; s) and for the likelihoods
@@ -70,12 +70,10 @@ class GMPG(DataActionBox, Algorithm):
     ) -> None:
         check_choice("algorithm.gradient", gradient, GRADIENTS)
         self.unit = AdvantageUnit(advantage_normalization, target_ess)
-        self.behaviour, self.policy = make_model(), make_model()
-        self.critic = critic
-        self.behaviour_optimizer = behaviour_optimizer(self.behaviour.parameters())
+        self.init_behaviour(make_model(), behaviour_optimizer, behaviour_epochs, behaviour_batch_size)
+        self.policy, self.critic = make_model(), critic
         self.optimizer = optimizer(self.policy.parameters())
         self.beta = beta
-        self.behaviour_epochs, self.behaviour_batch_size = behaviour_epochs, behaviour_batch_size
         self.epochs, self.batch_size = epochs, batch_size
         self.grad_steps, self.estimator, self.probe = grad_steps, estimator, probe
         self.gradient, self.recompute, self.chunk_size = gradient, recompute, chunk_size
@@ -89,7 +87,7 @@ class GMPG(DataActionBox, Algorithm):
 
     def phases(self) -> list[Phase]:
         return [
-            Phase("behaviour", self.behaviour_epochs, self.behaviour_batch_size, self.update_behaviour),
+            self.behaviour_phase(),
             self.critic.phase(),
             Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy, evaluate=True),
         ]
@@ -100,8 +98,8 @@ class GMPG(DataActionBox, Algorithm):
 
     # -- phase 1: behaviour cloning ------------------------------------------------------------------
     def update_behaviour(self, batch: Batch) -> Metrics:
-        """L(φ) = E[ℓ_φ(a | s)], the plain generative loss on dataset actions."""
-        metrics = clone_step(self.behaviour, self.behaviour_optimizer, batch)
+        """L(φ) = E[ℓ_φ(a | s)], then μ's EMA (``ema_decay``)."""
+        metrics = super().update_behaviour(batch)
         if self.behaviour_ema is not None:
             self.behaviour_ema.update_parameters(self.behaviour)
         return metrics
@@ -172,8 +170,7 @@ class GMPG(DataActionBox, Algorithm):
         ema = {} if self.behaviour_ema is None else {"behaviour_ema": self.behaviour_ema}
         return {
             **ema,
-            "behaviour": self.behaviour,
-            "behaviour_optimizer": self.behaviour_optimizer,
+            **self.behaviour_members(),
             "policy": self.policy,
             "optimizer": self.optimizer,
             "critic": self.critic,

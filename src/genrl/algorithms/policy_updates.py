@@ -1,9 +1,10 @@
 """What BC, GMPO and IQL do to their policy: an optimiser step, then the EMA of the weights that act; the cosine
-learning-rate decay of IQL's and SRPO's actors."""
+learning-rate decay of IQL's and SRPO's actors; the behaviour model μ that GMPG, SRPO, QGPO and FQL clone first."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -15,7 +16,7 @@ from genrl.critics import IQLCritic
 from genrl.data import Batch, Transitions
 from genrl.models import GenerativeModel
 from genrl.models.ema import ema_of
-from genrl.training.phases import Metrics
+from genrl.training.phases import Metrics, Phase
 
 LR_SCHEDULES = ("cosine", "constant")
 
@@ -41,6 +42,33 @@ def clone_step(model: GenerativeModel, optimizer: Optimizer, batch: Batch) -> Me
 def support_actions(model: GenerativeModel, obs: Tensor, k: int, steps: int) -> Tensor:
     """K actions per state from a behaviour model (its ``steps``-step Euler sample, no graph): shape (B, K, A)."""
     return model.sample(obs, steps=steps, n_per_state=k)
+
+
+class BehaviourModel:
+    """Owns a behaviour model μ (``behaviour``) with its own ``behaviour_optimizer``, cloned on the data in a first
+    phase of ``behaviour_epochs`` passes in batches of ``behaviour_batch_size`` (:meth:`behaviour_phase`)."""
+
+    behaviour: GenerativeModel
+    behaviour_optimizer: Optimizer
+    behaviour_epochs: float
+    behaviour_batch_size: int
+
+    def init_behaviour(
+        self, behaviour: GenerativeModel, optimizer: Callable[..., Optimizer], epochs: float, batch_size: int
+    ) -> None:
+        self.behaviour, self.behaviour_optimizer = behaviour, optimizer(behaviour.parameters())
+        self.behaviour_epochs, self.behaviour_batch_size = epochs, batch_size
+
+    def behaviour_phase(self) -> Phase:
+        return Phase("behaviour", self.behaviour_epochs, self.behaviour_batch_size, self.update_behaviour)
+
+    def update_behaviour(self, batch: Batch) -> Metrics:
+        """L(φ) = E[ℓ_φ(a | s)], the path's generative loss on dataset actions."""
+        return clone_step(self.behaviour, self.behaviour_optimizer, batch)
+
+    def behaviour_members(self) -> dict[str, Any]:
+        """The state-dict entries ``behaviour`` and ``behaviour_optimizer``."""
+        return {"behaviour": self.behaviour, "behaviour_optimizer": self.behaviour_optimizer}
 
 
 class DataActionBox:

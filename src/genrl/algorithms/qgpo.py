@@ -12,7 +12,7 @@ from torch.nn import functional as F
 from torch.optim import Optimizer
 
 from genrl.algorithms.base import Algorithm
-from genrl.algorithms.policy_updates import clone_step, support_actions
+from genrl.algorithms.policy_updates import BehaviourModel, support_actions
 from genrl.critics.insupport import InSupportCritic
 from genrl.data.transitions import Batch
 from genrl.models.guided import GuidedPolicy
@@ -20,7 +20,7 @@ from genrl.ranges import Count, NonNegative, Positive
 from genrl.training.phases import Metrics, Phase
 
 
-class QGPO(Algorithm):
+class QGPO(BehaviourModel, Algorithm):
     """Phases: behaviour cloning of μ (the run's generative model and path), the in-support critic
     (``critic=insupport``, backups over K actions of μ at s'), then the energy E_φ by contrastive energy prediction
     over K = ``support_actions`` actions a_k ~ μ(·|s), one t ~ U(t̃_min, t_max) and ε_k ~ N(0, I) per state:
@@ -51,11 +51,9 @@ class QGPO(Algorithm):
         support_steps: Count = 5,
     ) -> None:
         self.policy, self.critic = make_model(), critic
-        self.behaviour = self.policy.behaviour
-        self.behaviour_optimizer = behaviour_optimizer(self.behaviour.parameters())
+        self.init_behaviour(self.policy.behaviour, behaviour_optimizer, behaviour_epochs, behaviour_batch_size)
         self.optimizer = optimizer(self.policy.energy.parameters())
         self.beta, self.support_actions, self.support_steps = beta, support_actions, support_steps
-        self.behaviour_epochs, self.behaviour_batch_size = behaviour_epochs, behaviour_batch_size
         self.epochs, self.batch_size = epochs, batch_size
 
     @classmethod
@@ -70,7 +68,7 @@ class QGPO(Algorithm):
     def phases(self) -> list[Phase]:
         critic = self.critic
         return [
-            Phase("behaviour", self.behaviour_epochs, self.behaviour_batch_size, self.update_behaviour),
+            self.behaviour_phase(),
             Phase("critic", critic.epochs, critic.batch_size, self.update_critic),
             Phase("policy", self.epochs, self.batch_size, self.update_energy, evaluate=True),
         ]
@@ -85,9 +83,6 @@ class QGPO(Algorithm):
         """The guided ODE with ``sampling.steps``, ``method``, ``noise_scale`` (no fused loop: the energy's gradient
         is taken at every step)."""
         return policy.sampler(sampling["steps"], sampling["method"], sampling["noise_scale"])
-
-    def update_behaviour(self, batch: Batch) -> Metrics:
-        return clone_step(self.behaviour, self.behaviour_optimizer, batch)
 
     def update_critic(self, batch: Batch) -> Metrics:
         next_actions = support_actions(self.behaviour, batch.next_obs, self.critic.support_actions, self.support_steps)

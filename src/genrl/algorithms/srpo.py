@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.algorithms.base import Algorithm
-from genrl.algorithms.policy_updates import LR_SCHEDULES, clone_step, cosine_factor
+from genrl.algorithms.policy_updates import LR_SCHEDULES, BehaviourModel, cosine_factor
 from genrl.critics import IQLCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
@@ -28,7 +28,7 @@ WEIGHTINGS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 }
 
 
-class SRPO(Algorithm):
+class SRPO(BehaviourModel, Algorithm):
     """Phases: behaviour cloning of μ (the run's generative model and path), the IQL critic, then π(s) by
 
         ∇_θ L = E_{s, t, ε}[ ω(t)·(ε̂_μ(x_t, t | s) − b·ε) − β·∇_a Q̄(s, a) / σ ]·∂a/∂θ,   a = π_θ(s),
@@ -74,13 +74,12 @@ class SRPO(Algorithm):
         if not t_min < t_max:
             raise ValueError(f"algorithm.t_min={t_min}, algorithm.t_max={t_max}: expected t_min < t_max")
         self.unit = AdvantageUnit(advantage_normalization, target_ess)
-        self.behaviour, self.policy, self.critic = make_behaviour(), make_model(), critic
+        self.init_behaviour(make_behaviour(), behaviour_optimizer, behaviour_epochs, behaviour_batch_size)
+        self.policy, self.critic = make_model(), critic
         self._check_score()
-        self.behaviour_optimizer = behaviour_optimizer(self.behaviour.parameters())
         self.optimizer = optimizer(self.policy.parameters())
         self.beta, self.weighting, self.t_min, self.t_max = beta, weighting, t_min, t_max
         self.noise_baseline, self.lr_schedule = noise_baseline, lr_schedule
-        self.behaviour_epochs, self.behaviour_batch_size = behaviour_epochs, behaviour_batch_size
         self.epochs, self.batch_size = epochs, batch_size
         self.base_lr = [group["lr"] for group in self.optimizer.param_groups]
         self.decay_steps: int | None = None  # the policy phase's length, once the budget is known
@@ -102,7 +101,7 @@ class SRPO(Algorithm):
 
     def phases(self) -> list[Phase]:
         return [
-            Phase("behaviour", self.behaviour_epochs, self.behaviour_batch_size, self.update_behaviour),
+            self.behaviour_phase(),
             self.critic.phase(),
             Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy, evaluate=True),
         ]
@@ -125,10 +124,6 @@ class SRPO(Algorithm):
     def make_noise_sampler(cls, policy: DeterministicPolicy, sampling: Mapping[str, Any]) -> Callable:
         """π(s): the noise is not used."""
         return lambda obs, noise: policy(obs)
-
-    def update_behaviour(self, batch: Batch) -> Metrics:
-        """L(φ) = E[ℓ_φ(a | s)], the plain generative loss on dataset actions."""
-        return clone_step(self.behaviour, self.behaviour_optimizer, batch)
 
     def start_policy(self, data: Transitions) -> None:
         """The advantage unit of the frozen critic (σ under ``advantage_normalization``; softmax selection)."""
@@ -181,8 +176,7 @@ class SRPO(Algorithm):
 
     def stateful_members(self) -> dict[str, Any]:
         return {
-            "behaviour": self.behaviour,
-            "behaviour_optimizer": self.behaviour_optimizer,
+            **self.behaviour_members(),
             "policy": self.policy,
             "optimizer": self.optimizer,
             "critic": self.critic,

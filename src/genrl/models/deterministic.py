@@ -23,7 +23,30 @@ def tanh_box(
     return (high + low) / 2, (high - low) / 2
 
 
-class DeterministicPolicy(nn.Module):
+class BoxedMLP(nn.Module):
+    """``net``, an MLP from ``in_dim`` inputs to the action, for a policy in the action box [c − h, c + h], which
+    the subclass keeps as buffers (:meth:`keep_box`: their names are its state-dict keys)."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        action_dim: int,
+        in_dim: int,
+        hidden_sizes: Sequence[int],
+        action_low: Sequence[float] | None,
+        action_high: Sequence[float] | None,
+    ) -> None:
+        super().__init__()
+        self.obs_dim, self.action_dim = obs_dim, action_dim
+        center, half_width = tanh_box(action_dim, action_low, action_high)
+        self.net = MLP(in_dim, hidden_sizes, action_dim)
+        self.keep_box(center, half_width)
+
+    def keep_box(self, center: Tensor, half_width: Tensor) -> None:
+        raise NotImplementedError
+
+
+class DeterministicPolicy(BoxedMLP):
     """π(s) = c + h·tanh(MLP(s)) inside the action box [c − h, c + h] (SRPO's ``Dirac_Policy``: MLP 256-256 with a
     tanh output, on D4RL's box [−1, 1]; other boxes are mapped affinely). Acting is one forward call."""
 
@@ -35,10 +58,9 @@ class DeterministicPolicy(nn.Module):
         action_low: Sequence[float] | None = None,
         action_high: Sequence[float] | None = None,
     ) -> None:
-        super().__init__()
-        self.obs_dim, self.action_dim = obs_dim, action_dim
-        center, half_width = tanh_box(action_dim, action_low, action_high)
-        self.net = MLP(obs_dim, hidden_sizes, action_dim)
+        super().__init__(obs_dim, action_dim, obs_dim, hidden_sizes, action_low, action_high)
+
+    def keep_box(self, center: Tensor, half_width: Tensor) -> None:
         self.register_buffer("center", center)
         self.register_buffer("half_width", half_width)
 

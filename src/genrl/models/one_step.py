@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from genrl.models.deterministic import tanh_box
-from genrl.networks import MLP
+from genrl.models.deterministic import BoxedMLP
 
 
-class OneStepPolicy(nn.Module):
+class OneStepPolicy(BoxedMLP):
     """μ(s, z) = MLP([s, z]) with z of the action's dimension: it maps the noise that a multi-step generative policy
     starts from to that policy's action in one call (FQL's ``actor_onestep_flow``). The output is unbounded, so it
     can match a teacher exactly; actions are clamped to the action box ``[low, high]`` when acting (:meth:`act`)."""
@@ -24,10 +23,9 @@ class OneStepPolicy(nn.Module):
         action_low: Sequence[float] | None = None,
         action_high: Sequence[float] | None = None,
     ) -> None:
-        super().__init__()
-        self.obs_dim, self.action_dim = obs_dim, action_dim
-        center, half_width = tanh_box(action_dim, action_low, action_high)
-        self.net = MLP(obs_dim + action_dim, hidden_sizes, action_dim)
+        super().__init__(obs_dim, action_dim, obs_dim + action_dim, hidden_sizes, action_low, action_high)
+
+    def keep_box(self, center: Tensor, half_width: Tensor) -> None:
         self.register_buffer("low", center - half_width)
         self.register_buffer("high", center + half_width)
 
