@@ -40,3 +40,7 @@ def run_train(
 def smoke_args(tmp_path: Path) -> list[str]:
     """Overrides for a seconds-long run writing into tmp_path."""
     return ["budget=smoke", "logger=none", f"hydra.run.dir={tmp_path / 'run'}"]
+
+
+#: results.json fields that differ between two runs of the same training: times, the host, how it was resumed.
+VOLATILE = ("wall_time_s", "host", "sessions", "resumed_at", "act_ms_batch1", "actions_per_s_batch1024")

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from conftest import REPO, SUBPROCESS_ENV, run_train
+from conftest import REPO, SUBPROCESS_ENV, VOLATILE, run_train
 from slurm_support import PARTITION, _run, _slurm_config, require_cluster
 from sweeps import SWEEP_ARGS, assert_report_equals_aggregates, multirun
 
@@ -74,7 +74,6 @@ def test_requeued_job_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted
 
     run_train([*args, f"hydra.run.dir={tmp_path / 'straight'}"], tmp_path, timeout=600)
     straight = json.loads((tmp_path / "straight" / "results.json").read_text())
-    volatile = ("wall_time_s", "host", "sessions", "resumed_at")
-    assert {k: v for k, v in requeued.items() if k not in volatile} == {
-        k: v for k, v in straight.items() if k not in volatile
+    assert {k: v for k, v in requeued.items() if k not in VOLATILE} == {
+        k: v for k, v in straight.items() if k not in VOLATILE
     }

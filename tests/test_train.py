@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, SUBPROCESS_ENV, run_train
+from conftest import REPO, SUBPROCESS_ENV, VOLATILE, run_train
 from genrl import Agent
 
 pytestmark = pytest.mark.slow  # every test here runs train.py
@@ -21,7 +21,6 @@ RESULT_KEYS = {
     "dataset_transitions", "steps", "wall_time_s", "device", "eval_env", "curve", "budget",
 }  # fmt: skip
 DEMO_TRANSITIONS, DEMO_SCORE = 60_000, 46.01  # scripts/make_demo_dataset.py
-VOLATILE = ("wall_time_s", "host", "sessions", "resumed_at")
 
 
 def results(run_dir: Path) -> dict:

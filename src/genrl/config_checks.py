@@ -106,8 +106,8 @@ def check_keys(cfg: DictConfig, key: str = "") -> None:
         except (TypeError, ValueError, ImportError, AttributeError):
             params = None
         if params is not None and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
-            own_policy = getattr(target, "policy_key", None)  # a node the composition root builds (Algorithm)
-            allowed = [*_NODE_KEYS, *(p.name for p in params), *([own_policy] if isinstance(own_policy, str) else [])]
+            built_node = getattr(target, "policy_key", None)  # an Algorithm's policy node, built by the root
+            allowed = [*_NODE_KEYS, *(p.name for p in params), *([built_node] if isinstance(built_node, str) else [])]
     for name in node:
         child = f"{key}.{name}" if key else str(name)
         if allowed is not None and name not in allowed:
