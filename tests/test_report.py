@@ -128,7 +128,7 @@ def test_markdown_equals_numpy_aggregates(tmp_path: Path, capsys: pytest.Capture
         assert "D4RL-normalized, 0–100" in text
         assert "GMPG-ICFM has no runs on walker2d-medium-v2" in text
         assert "HalfCheetah-v4, Hopper-v4, Walker2d-v4" in text
-        assert f"Runs read: {n_runs} results.json (1 unreadable file skipped)" in text
+        assert f"Runs read: {n_runs} results.json (1 unreadable run record skipped)" in text
 
 
 def test_csv_carries_full_precision(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,9 +137,7 @@ def test_csv_carries_full_precision(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert list(rows[0]) == ["metric", "task", "column", "mean", "std", "n"]
-    got = {
-        (r["metric"], r["task"], r["column"]): (float(r["mean"]), float(r["std"]), int(r["n"])) for r in rows
-    }
+    got = {(r["metric"], r["task"], r["column"]): (float(r["mean"]), float(r["std"]), int(r["n"])) for r in rows}
     for metric in ("score_final", "score_best"):
         for task in TASKS:
             for label in HEADER[2:]:
@@ -230,3 +228,108 @@ def test_the_footnote_gives_the_final_evaluation_s_episodes_when_recorded(
     assert "10 episodes per evaluation." in out and "in the final one" not in out
     _, out, _ = run_cli(capsys, tmp_path / "new", "--metric", "score_final")
     assert "10 episodes per evaluation, 30 in the final one (score_final)." in out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# JSONL files of run records (docs/results/*.jsonl: one results.json per line, plus bench_quality's fields)
+
+
+def run_record(alg: str, path: str, task: str, seed: int, final: float, **extra: object) -> dict:
+    """A results.json of one run (score_best = score_final + 5)."""
+    return {"algorithm": alg, "path": path, "env": task, "eval_env": EVAL_ENVS[task.split("-")[0]],
+            "seed": seed, "score_final": final, "score_best": final + 5.0, "budget": "fast", **extra}  # fmt: skip
+
+
+def write_jsonl(file: Path, lines: list[dict | str]) -> Path:
+    _write(file, "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines))
+    return file
+
+
+def test_a_jsonl_file_gives_the_tables_of_the_same_runs_as_results_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = np.random.default_rng(7)
+    tasks, columns = ("walker2d-medium-v2", "hopper-medium-v2"), (("gmpo", "gvp"), ("iql", "none"))
+    records = [
+        run_record(alg, path, task, seed, float(rng.uniform(20, 110)), dataset_score=DATASET_SCORES[task])
+        for task in tasks
+        for alg, path in columns
+        for seed in range(3)
+    ]
+    for r in records:
+        _write(tmp_path / "sweep" / f"{r['algorithm']}-{r['env']}" / f"seed={r['seed']}" / "results.json", r)
+    jsonl = write_jsonl(tmp_path / "runs.jsonl", [{**r, "run": f"{r['algorithm']}-{r['path']}"} for r in records])
+    for options in ((), ("--stats", "--compare", "gmpo-gvp:iql", "--reps", "200")):
+        code, from_tree, err = run_cli(capsys, tmp_path / "sweep", *options)
+        assert code == 0 and "warning" not in err
+        code, from_jsonl, err = run_cli(capsys, jsonl, *options)
+        assert code == 0 and "warning" not in err
+        assert from_jsonl == from_tree
+    scores = {(r["env"], r["algorithm"]): [] for r in records}
+    for r in records:
+        scores[(r["env"], r["algorithm"])].append(r["score_final"])
+    header, rows, notes = parse_markdown(from_jsonl)["score_final"]
+    assert header == ["Task", "Dataset", "GMPO-GVP", "IQL"]
+    for task in tasks:
+        cells = [expected_cell(scores[(task, "gmpo")]), expected_cell(scores[(task, "iql")])]
+        assert rows[task] == [f"{DATASET_SCORES[task]:.1f}", *cells]
+    assert "Runs read: 12 results.json." in notes
+    p_better = np.mean([np.mean([[x > y for y in scores[(t, "iql")]] for x in scores[(t, "gmpo")]]) for t in tasks])
+    assert f"| GMPO-GVP | IQL | {p_better:.2f} [" in from_jsonl  # the statistics table, read from the JSONL
+
+
+def test_an_ablation_in_a_jsonl_file_is_a_column_of_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    task = "hopper-medium-v2"
+    recipe = [run_record("gmpg", "gvp", task, 0, 50.0), run_record("gmpg", "gvp", task, 1, 60.0)]  # older rows
+    recipe.append(run_record("gmpg", "gvp", task, 2, 70.0, ablation="none"))
+    beta = [run_record("gmpg", "gvp", task, s, v, ablation="pg-beta-4") for s, v in enumerate((10.0, 20.0, 36.0))]
+    bc = [run_record("bc", "gvp", task, s, v, ablation="none") for s, v in enumerate((30.0, 32.0))]
+    jsonl = write_jsonl(tmp_path / "bench.jsonl", [beta[0], *recipe, *beta[1:], *bc])
+    code, out, err = run_cli(capsys, jsonl, "--metric", "score_final")
+    assert code == 0 and "warning" not in err
+    header, rows, notes = parse_markdown(out)["score_final"]
+    assert header == ["Task", "GMPG-GVP [ablation=none]", "GMPG-GVP [ablation=pg-beta-4]", "BC-GVP"]
+    assert rows[task] == [expected_cell([50.0, 60.0, 70.0]), expected_cell([10.0, 20.0, 36.0]), "31.0 ± 1.4 (n=2)"]
+    assert rows[task][:2] == ["60.0 ± 10.0 (n=3)", "22.0 ± 13.1 (n=3)"]
+    assert any("GMPG-GVP by ablation" in line for line in notes)
+    code, out, err = run_cli(capsys, jsonl, "--mixed", "refuse")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith(f"error: {task} GMPG-GVP: runs differ at ablation (none vs pg-beta-4)")
+
+
+def test_unusable_jsonl_lines_are_skipped_naming_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    task = "walker2d-medium-v2"
+    no_score = run_record("gmpo", "gvp", task, 2, 99.0)
+    del no_score["score_final"]
+    lines = [run_record("gmpo", "gvp", task, 0, 40.0), '{"algorithm": "gmpo", "pa', "",
+             no_score, run_record("gmpo", "gvp", task, 1, 44.0), "[1, 2]"]  # fmt: skip
+    jsonl = write_jsonl(tmp_path / "results" / "mixed.jsonl", lines)
+    code, out, err = run_cli(capsys, jsonl, "--metric", "score_final")
+    assert code == 0
+    assert err.splitlines() == [
+        f"warning: skipping {jsonl}:2: not valid JSON (Unterminated string starting at, column 23)",
+        f"warning: skipping {jsonl}:4: missing or non-numeric key 'score_final'",
+        f"warning: skipping {jsonl}:6: not a JSON object",
+    ]
+    header, rows, notes = parse_markdown(out)["score_final"]
+    assert header == ["Task", "GMPO-GVP"] and rows[task] == ["42.0 ± 2.8 (n=2)"]
+    assert "Runs read: 2 results.json (3 unreadable run records skipped)." in notes
+    write_jsonl(jsonl, ["not json"])
+    code, out, err = run_cli(capsys, jsonl)
+    assert code == 2 and out == ""
+    assert err.splitlines()[-1] == f"error: no readable results.json or .jsonl line under {jsonl} (1 unreadable)"
+
+
+def test_a_root_file_other_than_results_json_or_jsonl_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    notes = tmp_path / "runs.txt"
+    notes.write_text(json.dumps(run_record("gmpo", "gvp", "hopper-medium-v2", 0, 50.0)) + "\n")
+    code, out, err = run_cli(capsys, notes)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
+        f"error: {notes} is not a results.json or a .jsonl file (one run's results per line), "
+        "nor a directory of results"
+    ]

@@ -1,4 +1,5 @@
-"""``genrl-report``: seed sweeps (directories of results.json files) → mean ± std tables and curve plots."""
+"""``genrl-report``: seed sweeps (directories of results.json files, or JSONL files of them) → mean ± std tables
+and curve plots."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from genrl.io import check_output_dir, check_output_file, closed_pipe_safe, writ
 from genrl.reporting.configs import MIXED, Cells, Column, group_cells
 from genrl.reporting.curves import score_scale, write_curve_plots, write_profile_plot
 from genrl.reporting.render import FORMATS, render_csv, render_stats_csv, render_text
-from genrl.reporting.results import RunRecord, find_results, load_files, warn_stderr
+from genrl.reporting.results import RunRecord, find_results, read_files, warn_stderr
 from genrl.reporting.stats import DEFAULT_REPS, StatsTable, build_stats, parse_comparisons
 from genrl.reporting.tables import METRICS, Table, build_cost_rows, build_table
 from genrl.run_folder import FAILED_JOBS_DIR
 
 EPILOG = """\
-Every results.json below the given directories is read (recursively; the layout does not matter) and runs
-are grouped by (env, algorithm, path). Rows are tasks (sorted by name) plus an Average row; columns are
+Every results.json below the given directories is read (recursively; the layout does not matter), and every
+line of a given .jsonl file (one results.json object per line, as in docs/results/*.jsonl); runs are grouped
+by (env, algorithm, path). Rows are tasks (sorted by name) plus an Average row; columns are
 ALGORITHM-PATH (gmpo, gmpg, bc, iql; vpsde, gvp, icfm; unknown names after, alphabetically; IQL, whose
 policy is not generative, has no path), plus a Dataset column with the behaviour data's own score when the
 runs record dataset_score.
@@ -29,8 +31,10 @@ No mixed cells: a cell averages only runs whose resolved config.yaml (beside res
 apart from the seed and the keys a resumed run may change (logger, checkpoint, device, eval.vectorization,
 eval.num_envs). Runs that differ in anything else (beta, budget, dataset file, recipe, steps, ...) become
 separate columns labelled by what differs, e.g. "GMPO-GVP [algorithm.beta=3.0]" (--mixed split, the
-default), or the report stops with one line naming the key (--mixed refuse). Runs without config.yaml are
-compared on results.json's protocol fields (budget, recipe, sampling, steps, ...).
+default), or the report stops with one line naming the key (--mixed refuse). Runs without config.yaml (all
+those of a .jsonl file) are compared on results.json's protocol fields (budget, recipe, sampling, steps, ...)
+and on the ablation that scripts/bench_quality.py records (absent = none, the recipe): an ablation gets its own
+column, e.g. "GMPG-GVP [ablation=pg-beta-4]" beside "GMPG-GVP [ablation=none]".
 
 Cells are "mean ± std (n=K)" over seeds, std = sample std (ddof=1; "± –" when n=1), "—" = no runs.
 The Average row is the mean over tasks of the cell means, its ± the mean over tasks of the per-task stds
@@ -51,9 +55,9 @@ cover. Bootstraps use --reps resamples with numpy seeded to --seed before each i
 learning curves. --format csv with statistics is long: metric,task,column,statistic,estimate,ci_low,ci_high,n
 (statistic: mean, std, iqm, optimality_gap, probability_of_improvement).
 
-Unreadable results.json files are skipped with a warning. Exit status: 0 on success, 2 when no usable
-results.json is found, a directory does not exist, --mixed refuse finds a mixed cell or --compare names no
-column.
+Unreadable results.json files and .jsonl lines are skipped with a warning (naming FILE:LINE). Exit status: 0
+on success, 2 when no usable run is found, a given path does not exist or is a file other than a results.json
+or .jsonl, --mixed refuse finds a mixed cell or --compare names no column.
 """
 
 
@@ -67,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "sweep_dirs", nargs="+", metavar="SWEEP_DIR", help="directories searched for results.json"
+        "sweep_dirs",
+        nargs="+",
+        metavar="SWEEP_DIR",
+        help="directories searched for results.json, results.json files, or .jsonl files of run records "
+        "(one results.json object per line)",
     )
     parser.add_argument(
         "--format",
@@ -81,9 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="both",
         help="score_final (last evaluation), score_best (best evaluation) or both (default: %(default)s)",
     )
-    parser.add_argument(
-        "--plots", metavar="DIR", type=Path, help="also write one learning-curve PNG per task to DIR"
-    )
+    parser.add_argument("--plots", metavar="DIR", type=Path, help="also write one learning-curve PNG per task to DIR")
     parser.add_argument(
         "--output", metavar="FILE", type=Path, help="write the tables to FILE (atomically) instead of stdout"
     )
@@ -115,9 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reps", type=int, default=DEFAULT_REPS, metavar="N", help="bootstrap resamples (default: %(default)s)"
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="numpy seed of every bootstrap (default: %(default)s)"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="numpy seed of every bootstrap (default: %(default)s)")
     return parser
 
 
@@ -131,8 +135,7 @@ def statistics(args: argparse.Namespace, tables: Sequence[Table], cells: Cells) 
         return []
     pairs = parse_comparisons(args.compare, tables[0].columns)
     return [
-        build_stats(_values(cells, t.metric), t.metric, t.tasks, t.columns, pairs, args.reps, args.seed)
-        for t in tables
+        build_stats(_values(cells, t.metric), t.metric, t.tasks, t.columns, pairs, args.reps, args.seed) for t in tables
     ]
 
 
@@ -183,14 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         files = find_results(args.sweep_dirs)
         if not files:
             raise GenrlError(f"no results.json found under {where}")
-        records = load_files(files)
+        records, n_skipped = read_files(files)
         if not records:
-            raise GenrlError(f"no readable results.json under {where} ({len(files)} unreadable)")
+            raise GenrlError(f"no readable results.json or .jsonl line under {where} ({n_skipped} unreadable)")
         # warns about repeated seeds inside a cell; refuses mixed cells with --mixed refuse
         cells = group_cells(records, args.mixed, warn=warn_stderr)
         metrics = list(METRICS) if args.metric == "both" else [args.metric]
         stats = statistics(args, [build_table(records, m, cells=cells) for m in metrics], cells)
-        text = render(args, records, n_skipped=len(files) - len(records), cells=cells, stats=stats)
+        text = render(args, records, n_skipped=n_skipped, cells=cells, stats=stats)
     except (GenrlError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

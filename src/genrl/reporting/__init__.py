@@ -1,5 +1,6 @@
-"""Reporting: results.json files of seed sweeps → mean ± std tables (Markdown, LaTeX, CSV), rliable statistics
-(IQM, optimality gap, probability of improvement with bootstrap CIs) and curve and performance-profile plots.
+"""Reporting: results.json files of seed sweeps (or JSONL files of them) → mean ± std tables (Markdown, LaTeX,
+CSV), rliable statistics (IQM, optimality gap, probability of improvement with bootstrap CIs) and curve and
+performance-profile plots.
 
 Loading (results), grouping into cells (configs), aggregation (tables, stats) and output (render, curves) are
 separate modules; ``genrl-report`` (:mod:`genrl.cli.report`) wires them together.

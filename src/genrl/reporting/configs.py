@@ -4,8 +4,10 @@ Runs of one (env, algorithm, path) are compared key by key on the resolved ``con
 results.json. Keys that never change a run's result are left out: the seed and what a run may change when it
 resumes (``IGNORED_KEYS``, the same as train.py's run-folder names leave out), and the keys a run lists as
 ``unused_config`` in its results.json (``path``, ``net``, … for IQL, whose policy is not generative). Where
-a group's runs lack ``config.yaml`` (older runs, results copied alone) the results.json fields that describe
-the protocol (``RESULT_KEYS``) are compared instead.
+a group's runs lack ``config.yaml`` (older runs, results copied alone, the lines of a JSONL file) the results.json
+fields that describe the protocol (``RESULT_KEYS``) are compared instead, and the ``ablation`` that
+``scripts/bench_quality.py`` adds to its rows (absent = ``none``, the recipe itself): an ablation is never
+averaged with the recipe's runs.
 
 Runs that differ in anything else get separate columns, labelled by what differs —
 ``GMPO-GVP [algorithm.beta=3.0]`` — (``mixed="split"``), or the report refuses with one line naming the key
@@ -32,6 +34,9 @@ RESULT_KEYS = (
     "budget", "recipe", "sampling", "normalize_observations", "ema_decay", "eval_episodes", "final_episodes",
     "steps", "phase_steps", "dataset_transitions",
 )  # fmt: skip
+#: bench_quality's name of what a run changed from the recipe, compared with RESULT_KEYS; absent = ``NO_ABLATION``.
+ABLATION_KEY = "ablation"
+NO_ABLATION = "none"
 MIXED = ("split", "refuse")
 ABSENT = "<absent>"
 NO_CONFIG = "no config.yaml"  # the label of runs without config.yaml beside runs with one
@@ -74,12 +79,13 @@ def _under(key: str, prefixes: Sequence[str]) -> bool:
 
 
 def identity(record: RunRecord, use_config: bool = True) -> dict[str, Any]:
-    """The keys that make a run's configuration: its config.yaml (or results.json's protocol fields), flattened,
-    without the seed-like keys and the run's own ``unused_config``."""
+    """The keys that make a run's configuration: its config.yaml (or results.json's protocol fields and
+    ablation), flattened, without the seed-like keys and the run's own ``unused_config``."""
     if use_config and record.config is not None:
         flat = flatten(record.config)
     else:
         flat = flatten({key: record.raw[key] for key in RESULT_KEYS if key in record.raw})
+        flat[ABLATION_KEY] = str(record.raw.get(ABLATION_KEY) or NO_ABLATION)
     unused = record.raw.get("unused_config")
     unused = [str(k) for k in unused] if isinstance(unused, list) else []
     fingerprint = record.raw.get("dataset_fingerprint")

@@ -99,7 +99,7 @@ def footnote(table: Table) -> list[str]:
         evaluation += f", {' or '.join(map(str, table.final_episodes))} in the final one (score_final)"
     if table.budgets:
         evaluation += f"; budget: {', '.join(table.budgets)}"
-    skipped = f" ({table.n_skipped} unreadable file{'s' if table.n_skipped > 1 else ''} skipped)"
+    skipped = f" ({table.n_skipped} unreadable run record{'s' if table.n_skipped > 1 else ''} skipped)"
     return [*lines, evaluation + ".", f"Runs read: {table.n_runs} results.json{skipped if table.n_skipped else ''}."]
 
 
@@ -122,7 +122,7 @@ def config_notes(table: Table) -> list[str]:
     if table.without_config:
         lines.append(
             f"{table.without_config} run(s) have no config.yaml beside results.json: they were compared on the "
-            "protocol fields of results.json only (budget, recipe, sampling, steps, …)."
+            "protocol fields of results.json only (budget, recipe, sampling, steps, ablation, …)."
         )
     return lines
 

@@ -3,6 +3,10 @@
 Only the file's content counts, never the directory layout: every ``results.json`` below the given
 directories is read, whatever the sweep's subdirectory names are. The resolved ``config.yaml`` that train.py
 writes beside it is read too (``RunRecord.config``): genrl.reporting.configs compares runs with it.
+
+A ``.jsonl`` file (the raw results benchmarks commit, e.g. ``docs/results/*.jsonl``) holds one run per line: a
+results.json object, read and checked the same way, whose ``source`` is ``FILE:LINE``. Its runs have no
+config.yaml.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from genrl.run_folder import CONFIG_FILE, RESULTS_FILE
 
 REQUIRED_STR_KEYS = ("algorithm", "path", "env")
 REQUIRED_SCORE_KEYS = ("score_final", "score_best")
+JSONL_SUFFIX = ".jsonl"  # a file of run records, one results.json object per line
 D4RL_TASK = r"(halfcheetah|hopper|walker2d|ant)-(random|medium|expert|medium-replay|medium-expert|full-replay)-v\d"
 
 Warn = Callable[[str], None]
@@ -31,7 +36,8 @@ GroupKey = tuple[str, str, str]  # (env, algorithm, path)
 
 
 class ResultsError(GenrlError):
-    """A results.json cannot be used (unreadable, not JSON, or a required key is missing or mistyped)."""
+    """A results.json (or a JSONL line) cannot be used (unreadable, not JSON, or a required key is missing or
+    mistyped), or a root is neither a directory, a results.json nor a JSONL file."""
 
 
 def warn_stderr(message: str) -> None:
@@ -49,7 +55,8 @@ class Curve:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One finished run. ``algorithm`` and ``path`` are lower-cased; ``raw`` keeps the whole JSON object."""
+    """One finished run. ``algorithm`` and ``path`` are lower-cased; ``raw`` keeps the whole JSON object;
+    ``source`` is its results.json, or ``FILE:LINE`` for a line of a JSONL file."""
 
     source: Path
     env: str
@@ -94,15 +101,21 @@ class RunRecord:
 def find_results(roots: Iterable[str | Path]) -> list[Path]:
     """Every ``results.json`` below ``roots`` (recursively), sorted and without duplicates.
 
-    A root may also be a ``results.json`` file itself. A root that does not exist raises ResultsError.
+    A root may also be a ``results.json`` or a ``.jsonl`` file itself. A root that does not exist, or a file that
+    is neither, raises ResultsError.
     """
     found: dict[Path, Path] = {}
     for root in map(Path, roots):
         if not root.exists():
             raise ResultsError(f"{root} does not exist")
+        if root.is_file() and root.name != RESULTS_FILE and root.suffix != JSONL_SUFFIX:
+            raise ResultsError(
+                f"{root} is not a {RESULTS_FILE} or a {JSONL_SUFFIX} file (one run's results per line), "
+                "nor a directory of results"
+            )
         candidates = [root] if root.is_file() else root.rglob(RESULTS_FILE)
         for file in candidates:
-            if file.is_file() and file.name == RESULTS_FILE:
+            if file.is_file():
                 found.setdefault(file.resolve(), file)
     return sorted(found.values(), key=str)
 
@@ -127,36 +140,62 @@ def _parse_curve(value: Any) -> Curve:
     return Curve(tuple(float(v) for v in step), tuple(float(v) for v in score))
 
 
+def _read_text(file: Path) -> str:
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{file}: cannot read ({exc})") from exc
+
+
 def load_record(file: str | Path, warn: Warn = warn_stderr) -> RunRecord:
     """Read one results.json; ResultsError when it is unusable (a malformed ``curve`` is only warned)."""
     file = Path(file)
+    return parse_record(_read_text(file), file, warn, config_file=file.with_name(CONFIG_FILE))
+
+
+def load_jsonl(file: str | Path, warn: Warn = warn_stderr) -> list[RunRecord | ResultsError]:
+    """The runs of a JSONL file, one per non-empty line (source ``FILE:LINE``, no config.yaml); an unusable line
+    is its ResultsError. ResultsError when the file cannot be read."""
+    file = Path(file)
+    runs: list[RunRecord | ResultsError] = []
+    for number, line in enumerate(_read_text(file).split("\n"), start=1):
+        if line.strip():
+            try:
+                runs.append(parse_record(line, Path(f"{file}:{number}"), warn))
+            except ResultsError as exc:
+                runs.append(exc)
+    return runs
+
+
+def parse_record(text: str, source: Path, warn: Warn = warn_stderr, config_file: Path | None = None) -> RunRecord:
+    """One run from the JSON ``text`` of its results.json (``source`` names it in messages); ResultsError when it
+    is unusable. ``config_file``: its config.yaml, read once the results are known to be usable."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{file}: cannot read ({exc})") from exc
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ResultsError(f"{file}: not valid JSON ({exc.msg}, line {exc.lineno})") from exc
+        at = f"line {exc.lineno}" if "\n" in text.strip() else f"column {exc.colno}"  # a JSONL line: its column
+        raise ResultsError(f"{source}: not valid JSON ({exc.msg}, {at})") from exc
     if not isinstance(data, dict):
-        raise ResultsError(f"{file}: not a JSON object")
+        raise ResultsError(f"{source}: not a JSON object")
     for key in REQUIRED_STR_KEYS:
         if not isinstance(data.get(key), str) or not data[key]:
-            raise ResultsError(f"{file}: missing or non-string key {key!r}")
+            raise ResultsError(f"{source}: missing or non-string key {key!r}")
     for key in REQUIRED_SCORE_KEYS:
         if not _is_number(data.get(key)):
-            raise ResultsError(f"{file}: missing or non-numeric key {key!r}")
+            raise ResultsError(f"{source}: missing or non-numeric key {key!r}")
         if not math.isfinite(data[key]):
-            warn(f"{file}: {key} is {data[key]}; it is kept, so its cells read nan")
+            warn(f"{source}: {key} is {data[key]}; it is kept, so its cells read nan")
     curve = None
     if data.get("curve") is not None:
         try:
             curve = _parse_curve(data["curve"])
         except ValueError as exc:
-            warn(f"ignoring the curve of {file}: {exc}")
+            warn(f"ignoring the curve of {source}: {exc}")
     seed = data.get("seed")
     eval_env = data.get("eval_env")
-    config = load_config(file.with_name(CONFIG_FILE), warn)
+    config = load_config(config_file, warn) if config_file is not None else None
     return RunRecord(
-        source=file,
+        source=source,
         env=data["env"],
         algorithm=data["algorithm"].lower(),
         path=data["path"].lower(),
@@ -187,22 +226,34 @@ def load_config(file: Path, warn: Warn = warn_stderr) -> dict[str, Any] | None:
 
 
 def load_runs(roots: Iterable[str | Path], warn: Warn = warn_stderr) -> list[RunRecord]:
-    """Load every usable results.json below ``roots``; each unusable one is warned about and skipped."""
+    """Load every usable results.json below ``roots`` (and JSONL line); each unusable one is warned about and
+    skipped."""
     return load_files(find_results(roots), warn)
 
 
 def load_files(files: Iterable[str | Path], warn: Warn = warn_stderr) -> list[RunRecord]:
-    """Load the given results.json files, warning about (and skipping) each unusable one.
+    """Load the given results.json and JSONL files, warning about (and skipping) each unusable run.
 
     Records are ordered by (env, algorithm, path, seed, file), so aggregates do not depend on the walk order.
     """
-    records = []
-    for file in files:
+    return read_files(files, warn)[0]
+
+
+def read_files(files: Iterable[str | Path], warn: Warn = warn_stderr) -> tuple[list[RunRecord], int]:
+    """:func:`load_files`, and how many runs it skipped (unusable results.json files and JSONL lines)."""
+    records, skipped = [], 0
+    for file in map(Path, files):
         try:
-            records.append(load_record(file, warn))
+            runs = load_jsonl(file, warn) if file.suffix == JSONL_SUFFIX else [load_record(file, warn)]
         except ResultsError as exc:
-            warn(f"skipping {exc}")
-    return sorted(records, key=record_order)
+            runs = [exc]
+        for run in runs:
+            if isinstance(run, ResultsError):
+                warn(f"skipping {run}")
+                skipped += 1
+            else:
+                records.append(run)
+    return sorted(records, key=record_order), skipped
 
 
 def record_order(record: RunRecord) -> tuple[Any, ...]:
