@@ -54,15 +54,28 @@ ABLATIONS = {
     "pg-lr-1e-3": ["algorithm.optimizer.lr=1e-3"],
     "pg-beta-4": ["algorithm.beta=4"],
     "pg-long": ["budget.phase_steps.policy=160", "algorithm.optimizer.lr=1e-3"],
+    # FQL's distillation weight α against −Q/mean|Q| (paper's 10; TD3+BC's 2.5·Q/mean|Q| + MSE is α = 0.4)
+    "alpha-1": ["algorithm.alpha=1"],
+    "alpha-0.3": ["algorithm.alpha=0.3"],
 }
 
 
 #: Keys that only act from the policy phase on (of every algorithm: GMPG's behaviour phase precedes its critic): a
 #: run differing from another only in these can start from the other's critic (``--fork-critic``) and end exactly
 #: as if it had trained that critic itself.
-POLICY_PHASE_KEYS = ("algorithm.optimizer.", "algorithm.beta", "algorithm.advantage_normalization",
-                     "algorithm.target_ess", "algorithm.max_weight", "sampling.", "eval.",
-                     "checkpoint.", "logger.", "budget.phase_steps.policy")
+POLICY_PHASE_KEYS = (
+    "algorithm.optimizer.",
+    "algorithm.beta",
+    "algorithm.advantage_normalization",
+    "algorithm.target_ess",
+    "algorithm.max_weight",
+    "algorithm.alpha",
+    "sampling.",
+    "eval.",
+    "checkpoint.",
+    "logger.",
+    "budget.phase_steps.policy",
+)
 
 
 def train(dataset: Path, run: str, ablation: str, seed: int, args: argparse.Namespace) -> dict:
@@ -97,8 +110,9 @@ def train(dataset: Path, run: str, ablation: str, seed: int, args: argparse.Name
 def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
     """Start ``run_dir`` from the critic of a finished sibling run (another ablation, same run and seed) whose
     configuration differs only in :data:`POLICY_PHASE_KEYS`: its ``checkpoint.critic.pt`` (written at the end of
-    the critic phase, the policy still at its initialisation) with this run's configuration, and its log so far.
-    train.py then resumes at the policy phase: on CPU the same numbers as training that critic again."""
+    the critic phase, the policy still at its initialisation; FQL, whose critic trains inside the policy phase: its
+    ``checkpoint.behaviour.pt``) with this run's configuration, and its log so far. train.py then resumes at the
+    policy phase: on CPU the same numbers as training that critic (or behaviour model) again."""
     import torch
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
@@ -110,7 +124,10 @@ def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         config = OmegaConf.to_container(plain(compose("config", overrides=overrides)), resolve=True)
     seed_dir = run_dir.name
-    for donor in sorted(runs.glob(f"*/{seed_dir}/checkpoint.critic.pt")):
+    donors = sorted(runs.glob(f"*/{seed_dir}/checkpoint.critic.pt")) or sorted(
+        runs.glob(f"*/{seed_dir}/checkpoint.behaviour.pt")
+    )
+    for donor in donors:
         state = torch.load(donor, map_location="cpu", weights_only=False)
         differing = differing_keys(config, state["metadata"]["config"])
         if all(k.startswith(POLICY_PHASE_KEYS) for k in differing) and "algorithm._target_" not in differing:
