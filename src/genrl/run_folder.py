@@ -26,32 +26,6 @@ def failed_job_file(sweep_dir: Path, run_dir: Path) -> Path:
     return Path(sweep_dir) / FAILED_JOBS_DIR / f"{digest}.json"
 
 
-#: Dataset files up to this size are hashed whole; a larger one by its size and three 16 MiB samples.
-FULL_HASH_BYTES = 1 << 30
-_SAMPLE_BYTES = 16 << 20
-
-
-def dataset_fingerprint(config: dict[str, Any]) -> dict[str, Any] | None:
-    """What identifies the data file a run reads (``dataset.path``): its size and SHA-256 (of the whole file up to
-    :data:`FULL_HASH_BYTES`, else of its start, middle and end: ``sampled``); None when the run names no file (a
-    D4RL download is checked against its own hash, a Minari dataset is its id)."""
-    path = (config.get("dataset") or {}).get("path")
-    file = Path(str(path)).expanduser() if path else None
-    if file is None or not file.is_file():
-        return None
-    size = file.stat().st_size
-    digest = hashlib.sha256()
-    with file.open("rb") as handle:
-        if size <= FULL_HASH_BYTES:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        else:
-            for start in (0, size // 2, size - _SAMPLE_BYTES):
-                handle.seek(start)
-                digest.update(handle.read(_SAMPLE_BYTES))
-    return {"path": str(file.resolve()), "bytes": size, "sha256": digest.hexdigest(), "sampled": size > FULL_HASH_BYTES}
-
-
 def check_resumable(
     run_dir: Path,
     config: dict[str, Any],
@@ -60,7 +34,8 @@ def check_resumable(
     stored_fingerprint: dict[str, Any] | None = None,
 ) -> None:
     """Refuse to resume a checkpoint (its config ``stored``; None: none) of another configuration, or of other
-    data (its ``stored_fingerprint`` differs from this run's ``fingerprint``, :func:`dataset_fingerprint`)."""
+    data (its ``stored_fingerprint`` differs from this run's ``fingerprint``, from
+    :func:`genrl.data.fingerprint.dataset_fingerprint`)."""
     if stored is None:
         return
     if fingerprint and stored_fingerprint and _data_changed(fingerprint, stored_fingerprint):

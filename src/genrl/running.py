@@ -21,9 +21,10 @@ from genrl.building import algorithm_class, build_algorithm, prepare_data, unuse
 from genrl.config import plain, upgraded_config
 from genrl.config_checks import check_config, resolve_device
 from genrl.data import Transitions
+from genrl.data.fingerprint import dataset_fingerprint
 from genrl.evaluation import Evaluator, Task, comparability
 from genrl.io import write_json, write_text
-from genrl.run_folder import CHECKPOINT_FILE, CONFIG_FILE, NO_PATH, RESULTS_FILE, check_resumable, dataset_fingerprint
+from genrl.run_folder import CHECKPOINT_FILE, CONFIG_FILE, NO_PATH, RESULTS_FILE, check_resumable
 from genrl.seeding import seed_everything
 from genrl.training.acceleration import autocast, compile_modules, configure_matmul
 from genrl.training.budget import Budget

@@ -35,12 +35,16 @@ def download(url: str, dest: Path) -> str:
     return digest.hexdigest()
 
 
-def sha256_file(path: Path) -> str:
-    """The SHA-256 (hex) of a file, read in 1 MiB chunks."""
+def sha256_file(path: Path, spans: tuple[tuple[int, int], ...] | None = None) -> str:
+    """The SHA-256 (hex) of a file, read in 1 MiB chunks: of all of it, or of its ``(start, length)`` ``spans``."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK_BYTES):
-            digest.update(chunk)
+        for start, length in spans or ((0, -1),):
+            handle.seek(start)
+            left = length
+            while left and (chunk := handle.read(_CHUNK_BYTES if left < 0 else min(_CHUNK_BYTES, left))):
+                digest.update(chunk)
+                left -= len(chunk) if left > 0 else 0
     return digest.hexdigest()
 
 

@@ -1,0 +1,81 @@
+"""Assemble issue 21's evidence grid from the raw results in docs/results into one JSONL that genrl-report tables.
+
+    python scripts/grid_results.py > docs/results/grid-fast.jsonl
+    genrl-report docs/results/grid-fast.jsonl --metric score_final --stats \
+        --compare GMPO-GVP:IQL --compare GMPO-GVP:BC-GVP
+
+The grid is `recipe=fast` on the four shared datasets × {GMPO-VPSDE, GMPO-GVP, GMPO-ICFM, GMPG-GVP, BC-GVP, IQL} ×
+seeds 0-2, each run as the recipe acts. The runs were made in several sessions, so :data:`SOURCES` names, per file,
+which lines are recipe runs (the files also hold ablations). Two kinds of row need a note:
+
+* GMPO runs trained with K = 16 candidates before the recipe chose K = 1 for GMPO (hopper, 2026-11-26): their
+  recipe score is the paired re-evaluation of the same final checkpoint at K = 1 (30 episodes on the run's own
+  final-evaluation seeds; training does not depend on K), from ``selection-2026-11-26.jsonl``. Such a row keeps
+  the training row's fields, with ``sampling`` and ``score_final`` of the re-evaluation and ``score_best`` set to
+  the same value (there is no K = 1 learning curve): table these with ``--metric score_final``.
+* Older rows lack ``dataset_fingerprint``; every row's fingerprint is dropped so that one task's runs share a cell
+  (the four files in ../shared/datasets have not changed since they were made), and ``ablation`` is dropped (every
+  row here is the recipe's).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+#: file → 1-based line numbers of recipe runs ("none": every row whose ablation is "none").
+SOURCES: dict[str, list[int] | str] = {
+    # hopper-v5-medium-replay BC-GVP, GMPG-GVP; hopper-v5-medium BC-GVP, GMPG-GVP, GMPO-GVP (K = 1), IQL
+    "quality-2026-11-26.jsonl": [1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21, 22, 23, 24, 37, 38, 39],
+    "quality-2026-11-27.jsonl": [1, 2, 3],  # hopper-v5-medium-replay IQL
+    "ablations-2026-12-04.jsonl": [4, 9],  # GMPO-GVP seed 0 on halfcheetah and walker2d
+    "s29-2026-12-05.jsonl": [1, 3, 4, 5, 6, 7, 8, 11, 12, 13],  # GMPG, BC, IQL (walker2d; GMPG seed 0 halfcheetah)
+    "s30-2026-12-06.jsonl": "none",
+}
+#: selection-2026-11-26.jsonl lines (K = 1 re-evaluations) standing for GMPO runs trained with K = 16.
+REEVALUATED = {
+    "hopper-v5-medium-replay": [7, 9, 11, 13, 15, 17, 19, 21, 23],  # GMPO-GVP, -ICFM, -VPSDE
+    "hopper-v5-medium": [43, 45, 47, 49, 51, 53],  # GMPO-ICFM, -VPSDE (GMPO-GVP was trained with K = 1)
+}
+GRID = {("gmpo", "vpsde"), ("gmpo", "gvp"), ("gmpo", "icfm"), ("gmpg", "gvp"), ("bc", "gvp"), ("iql", "none")}
+DROPPED = ("dataset_fingerprint", "ablation", "run", "dataset")
+
+
+def rows(name: str) -> list[dict]:
+    return [json.loads(line) for line in (RESULTS / name).read_text().splitlines() if line.strip()]
+
+
+def recipe_rows() -> list[dict]:
+    out = []
+    for name, lines in SOURCES.items():
+        if not (RESULTS / name).exists():
+            continue
+        for number, row in enumerate(rows(name), 1):
+            if (lines == "none" and row.get("ablation") == "none") or (lines != "none" and number in lines):
+                out.append({**row, "source": f"{name}:{number}"})
+    trained = {(r["env"], r["algorithm"], r["path"], r["seed"]): r for r in rows("quality-2026-11-26.jsonl")
+               if r["sampling"]["candidates"] == 16}  # fmt: skip
+    selection = rows("selection-2026-11-26.jsonl")
+    for env, lines in REEVALUATED.items():
+        for number in lines:
+            again = selection[number - 1]
+            run = Path(again["run_dir"])
+            algorithm, path = run.parts[-3].split("-")
+            seed = int(run.name.removeprefix("seed="))
+            row = trained[(env, algorithm, path, seed)]
+            out.append({**row, "sampling": again["sampling"], "score_final": again["score"],
+                        "score_final_std": again["score_std"], "score_best": again["score"], "curve": None,
+                        "source": f"selection-2026-11-26.jsonl:{number} (re-evaluation at K = 1)"})  # fmt: skip
+    return [{k: v for k, v in r.items() if k not in DROPPED} for r in out if (r["algorithm"], r["path"]) in GRID]
+
+
+def main() -> int:
+    for row in sorted(recipe_rows(), key=lambda r: (r["env"], r["algorithm"], r["path"], r["seed"])):
+        print(json.dumps(row))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
