@@ -57,6 +57,9 @@ ABLATIONS = {
     # FQL's distillation weight α against −Q/mean|Q| (paper's 10; TD3+BC's 2.5·Q/mean|Q| + MSE is α = 0.4)
     "alpha-1": ["algorithm.alpha=1"],
     "alpha-0.3": ["algorithm.alpha=0.3"],
+    # FQL's Q term in units of Q's spread over behaviour actions (invariant to Q's offset) instead of mean|Q|
+    "q-spread": ["algorithm.q_scale=action_spread"],
+    "q-spread-alpha-30": ["algorithm.q_scale=action_spread", "algorithm.alpha=30"],
 }
 
 
@@ -70,6 +73,7 @@ POLICY_PHASE_KEYS = (
     "algorithm.target_ess",
     "algorithm.max_weight",
     "algorithm.alpha",
+    "algorithm.q_scale",
     "sampling.",
     "eval.",
     "checkpoint.",

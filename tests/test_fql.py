@@ -63,3 +63,54 @@ def test_fql_fast_recipe_acts_as_trained():
     assert (cfg.sampling.candidates, cfg.sampling.noise_scale) == (1, 1.0)
     assert cfg.algorithm.flow_steps == 5 and list(cfg.critic.q_net.hidden_sizes) == [256, 256]
     assert dict(cfg.budget.phase_steps)["behaviour"] == 20000 and dict(cfg.budget.phase_steps)["policy"] == 20000
+
+
+class AffineQ(torch.nn.Module):
+    """A critic's twins seen through Q → c·Q + b (a reward scale and offset)."""
+
+    def __init__(self, q: torch.nn.Module, c: float, b: float) -> None:
+        super().__init__()
+        self.inner, self.c, self.b = q, c, b
+
+    def forward(self, obs, action):
+        return tuple(self.c * q + self.b for q in self.inner(obs, action))
+
+
+def policy_gradient(fql: FQL, obs, action) -> torch.Tensor:
+    torch.manual_seed(1)
+    fql.policy.zero_grad()
+    fql.policy_loss(obs, action)[0].backward()
+    return torch.cat([p.grad.flatten() for p in fql.policy.parameters()])
+
+
+@pytest.mark.parametrize("q_scale, invariant", [("action_spread", True), ("mean_abs", False)])
+def test_the_action_spread_unit_makes_the_policy_loss_invariant_to_q_scale_and_offset(q_scale, invariant):
+    """σ_Q (Q's spread over behaviour actions) is invariant to Q → cQ + b, so is the policy's gradient; FQL's
+    mean|Q| carries the offset b, so a reward shift changes how strongly Q pulls against the distillation."""
+    torch.manual_seed(0)
+    fql = make_fql("gvp")
+    fql.q_scale = q_scale
+    obs, action = torch.randn(64, 2), torch.rand(64, 1) * 2 - 1
+    reference = policy_gradient(fql, obs, action)
+    fql.critic.q = AffineQ(fql.critic.q, c=10.0, b=500.0)
+    moved = policy_gradient(fql, obs, action)
+    assert torch.allclose(moved, reference, rtol=1e-3, atol=1e-6) is invariant
+
+
+def test_the_action_spread_unit_is_the_spread_of_q_between_two_behaviour_actions():
+    """Q(s, a) = 5a and actions ~ N(0, 0.3²): ½·E(Q(a₁) − Q(a₂))² = (5 · 0.3)², so σ_Q = 1.5."""
+    torch.manual_seed(0)
+    fql = make_fql("gvp")
+    fql.q_scale = "action_spread"
+    fql.clamp_to_data = lambda a: a
+    fql.critic.q = lambda obs, a: (5 * a[:, 0], 5 * a[:, 0])
+    n = 200_000
+    unit = fql.q_unit(torch.zeros(n, 2), torch.zeros(n), 0.3 * torch.randn(n, 1), 0.3 * torch.randn(n, 1))
+    assert unit.item() == pytest.approx(1.5, rel=0.01)
+
+
+def test_an_unknown_q_scale_is_refused_naming_the_option():
+    with pytest.raises(ValueError, match="algorithm.q_scale must be one of mean_abs, action_spread, got 'std'"):
+        critic = TDCritic(DoubleQ(2, 1, [8]), lambda p: torch.optim.Adam(p), polyak=0.05)
+        FQL(lambda: OneStepPolicy(2, 1, [8]), make_model_factory("gvp"), critic, lambda p: torch.optim.Adam(p),
+            lambda p: torch.optim.Adam(p), alpha=1, behaviour_epochs=1, epochs=1, q_scale="std")  # fmt: skip

@@ -352,6 +352,7 @@ class FQLConfig:
     flow_steps: int  # Euler steps of the multi-step policy's distillation target (the paper's 10)
     normalize_q_loss: bool  # divide −Q by mean|Q| (the paper's normalize_q_loss)
     grad_norm: float | None  # clip the one-step policy's gradient norm (null: not clipped)
+    q_scale: str  # the Q term's unit: mean_abs (the paper's mean|Q|) or action_spread (σ of Q over behaviour actions)
 
 
 @schema

@@ -101,9 +101,9 @@ class DQL(DataActionBox, Algorithm):
             q1, q2 = self.critic.q(batch.obs, action)
         if torch.rand(()) > 0.5:
             q1, q2 = q2, q1
-        q_loss = -q1.mean() / q2.abs().mean().detach()
-        loss = bc + self.eta * q_loss
-        return loss, {"loss": loss.detach(), "bc_loss": bc.detach(), "q_loss": q_loss.detach()}
+        q_term = -q1.mean() / q2.abs().mean().detach()
+        loss = bc + self.eta * q_term
+        return loss, {"loss": loss.detach(), "bc_loss": bc.detach(), "q_term": q_term.detach()}
 
     def update(self, batch: Batch) -> Metrics:
         factor = cosine_factor(self.updates, self.decay_steps)

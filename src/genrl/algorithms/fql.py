@@ -5,7 +5,7 @@ actions. Acting is one network call per action."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -20,6 +20,8 @@ from genrl.models.one_step import OneStepPolicy
 from genrl.ranges import Count, NonNegative
 from genrl.training.phases import Metrics, Phase, frozen
 
+Q_SCALES = ("mean_abs", "action_spread")
+
 
 class FQL(BehaviourModel, DataActionBox, Algorithm):
     """Phases: behaviour cloning of the multi-step policy μ_φ (the run's generative model and path), then, each step,
@@ -32,6 +34,12 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
       gradient), Q = ½(Q1 + Q2) of the online twins, the denominator not differentiated (FQL's ``normalize_q_loss``:
       α is then a weight against a unit-scale Q term at any reward scale). Actions that Q and the distillation
       target see are clamped to the dataset's action box (the paper clips to [−1, 1]).
+
+      ``q_scale="action_spread"`` divides by σ_Q instead, the spread of Q over the behaviour's actions at a state:
+      σ_Q² = ½·mean (Q(s, Φ_φ(z; s)) − Q(s, a))² over the batch (a the dataset's action; two draws of the behaviour
+      at the same state). mean|Q| carries Q's offset (every locomotion reward is positive), which can make the Q
+      term hundreds of times weaker than the distillation on one body and not another; σ_Q is invariant to Q → cQ + b,
+      so α is a penalty per unit of Q's own difference between actions.
 
     Acting: a = μ_θ(s, z), z ~ N(0, τ²I) with τ = ``sampling.noise_scale``; one network call.
     """
@@ -57,14 +65,17 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         flow_steps: Count = 10,
         normalize_q_loss: bool = True,
         grad_norm: float | None = None,
+        q_scale: Literal["mean_abs", "action_spread"] = "mean_abs",
     ) -> None:
         if grad_norm is not None and not grad_norm > 0:
             raise ValueError(f"algorithm.grad_norm must be > 0 or null, got {grad_norm}")
+        if q_scale not in Q_SCALES:
+            raise ValueError(f"algorithm.q_scale must be one of {', '.join(Q_SCALES)}, got {q_scale!r}")
         self.init_behaviour(make_behaviour(), behaviour_optimizer, behaviour_epochs, behaviour_batch_size)
         self.policy, self.critic = make_model(), critic
         self.optimizer = optimizer(self.policy.parameters())
         self.alpha, self.flow_steps, self.grad_norm = alpha, flow_steps, grad_norm
-        self.normalize_q_loss = normalize_q_loss
+        self.normalize_q_loss, self.q_scale = normalize_q_loss, q_scale
         self.epochs, self.batch_size = epochs, batch_size
         self.updates = 0
 
@@ -104,26 +115,37 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         with torch.no_grad():
             return self.clamp_to_data(self.behaviour.sample(obs, steps=self.flow_steps, x_0=noise, fused=True))
 
-    def policy_loss(self, obs: Tensor) -> tuple[Tensor, Metrics]:
+    def policy_loss(self, obs: Tensor, data_action: Tensor | None = None) -> tuple[Tensor, Metrics]:
+        """α·distillation − Q/scale; ``data_action`` (the batch's actions) is needed by ``q_scale="action_spread"``."""
         noise = torch.randn(obs.shape[0], self.policy.action_dim, device=obs.device, dtype=obs.dtype)
         action = self.policy(obs, noise)
-        distill = (action - self.teacher(obs, noise)).pow(2).mean()
+        target = self.teacher(obs, noise)
+        distill = (action - target).pow(2).mean()
         with frozen(self.critic.q):
             q1, q2 = self.critic.q(obs, self.clamp_to_data(action))
         q = 0.5 * (q1 + q2)
-        q_loss = -q.mean()
-        if self.normalize_q_loss:
-            q_loss = q_loss / q.abs().mean().detach().clamp_min(1e-6)
-        loss = self.alpha * distill + q_loss
-        return loss, {"loss": loss.detach(), "distill_loss": distill.detach(), "q_loss": q_loss.detach(),
-                      "q_mean": q.mean().detach()}  # fmt: skip
+        scale = self.q_unit(obs, q, target, data_action) if self.normalize_q_loss else torch.ones((), device=q.device)
+        q_term = -q.mean() / scale
+        loss = self.alpha * distill + q_term
+        return loss, {"loss": loss.detach(), "distill_loss": distill.detach(), "q_term": q_term.detach(),
+                      "q_mean": q.mean().detach(), "q_scale": scale}  # fmt: skip
+
+    def q_unit(self, obs: Tensor, q: Tensor, behaviour_action: Tensor, data_action: Tensor | None) -> Tensor:
+        """The Q term's unit (not differentiated): mean|Q| (the paper's) or σ_Q, Q's spread over behaviour actions."""
+        if self.q_scale == "mean_abs":
+            return q.abs().mean().detach().clamp_min(1e-6)
+        if data_action is None:
+            raise ValueError("q_scale='action_spread' needs the batch's actions (policy_loss(obs, data_action))")
+        with torch.no_grad():
+            gap = sum(self.critic.q(obs, self.clamp_to_data(behaviour_action))) - sum(self.critic.q(obs, data_action))
+            return (0.125 * gap.pow(2).mean()).sqrt().clamp_min(1e-6)  # ½·mean(½ΔQ1 + ½ΔQ2)²
 
     def update(self, batch: Batch) -> Metrics:
         with torch.no_grad():
             noise = torch.randn(batch.next_obs.shape[0], self.policy.action_dim, device=batch.next_obs.device)
             next_action = self.clamp_to_data(self.policy(batch.next_obs, noise))
         critic_metrics = self.critic.update(batch, next_action)
-        loss, metrics = self.policy_loss(batch.obs)
+        loss, metrics = self.policy_loss(batch.obs, batch.action)
         clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
         self.critic.update_target()
         self.updates += 1
