@@ -59,7 +59,9 @@ ABLATIONS = {
     "alpha-0.3": ["algorithm.alpha=0.3"],
     # FQL's Q term in units of Q's spread over behaviour actions (invariant to Q's offset) instead of mean|Q|
     "q-spread": ["algorithm.q_scale=action_spread"],
-    "q-spread-alpha-30": ["algorithm.q_scale=action_spread", "algorithm.alpha=30"],
+    # α as a dual holding the distillation at ε·σ_b² (the behaviour's own action variance at a state)
+    "dual-0.5": ["algorithm.q_scale=action_spread", "algorithm.target_distance=0.5"],
+    "dual-1.5": ["algorithm.q_scale=action_spread", "algorithm.target_distance=1.5"],
 }
 
 
@@ -74,6 +76,7 @@ POLICY_PHASE_KEYS = (
     "algorithm.max_weight",
     "algorithm.alpha",
     "algorithm.q_scale",
+    "algorithm.target_distance",
     "sampling.",
     "eval.",
     "checkpoint.",

@@ -110,7 +110,37 @@ def test_the_action_spread_unit_is_the_spread_of_q_between_two_behaviour_actions
 
 
 def test_an_unknown_q_scale_is_refused_naming_the_option():
-    with pytest.raises(ValueError, match="algorithm.q_scale must be one of mean_abs, action_spread, got 'std'"):
+    with pytest.raises(ValueError, match=r"algorithm\.q_scale must be one of mean_abs, action_spread, got .std."):
         critic = TDCritic(DoubleQ(2, 1, [8]), lambda p: torch.optim.Adam(p), polyak=0.05)
         FQL(lambda: OneStepPolicy(2, 1, [8]), make_model_factory("gvp"), critic, lambda p: torch.optim.Adam(p),
             lambda p: torch.optim.Adam(p), alpha=1, behaviour_epochs=1, epochs=1, q_scale="std")  # fmt: skip
+
+
+class PullQ(torch.nn.Module):
+    """Q(s, a) = 100·a + 1000 for both twins: higher actions always look better."""
+
+    def forward(self, obs, action):
+        return 100 * action[:, 0] + 1000, 100 * action[:, 0] + 1000
+
+
+@pytest.mark.parametrize("epsilon", [0.5, 2.0])
+def test_the_dual_alpha_holds_the_distillation_at_its_target_in_units_of_the_behaviour_variance(epsilon):
+    """Teacher Φ(z) = 0.1·z and data actions ~ N(0, 0.1²), so σ_b² = ½·E(Φ − a)² = 0.01; Q(s, a) = 100·a pulls μ
+    away without bound. The dual α must stop it where the distillation is ε·σ_b² (mean over the last steps)."""
+    torch.manual_seed(0)
+    fql = make_fql("gvp", alpha=1.0)
+    fql.target_distance, fql.alpha_rate, fql.q_scale = epsilon, 0.05, "mean_abs"
+    fql.teacher = lambda obs, noise: 0.1 * noise
+    fql.clamp_to_data = lambda a: a
+    fql.critic.q = PullQ()
+    distances = []
+    for _ in range(1500):
+        obs = torch.randn(256, 2)
+        loss, metrics = fql.policy_loss(obs, 0.1 * torch.randn(256, 1))
+        fql.optimizer.zero_grad()
+        loss.backward()
+        fql.optimizer.step()
+        fql.step_alpha(metrics["distance"])
+        distances.append(metrics["distance"].item())
+    assert sum(distances[-300:]) / 300 == pytest.approx(epsilon, rel=0.15)
+    assert fql.log_alpha_shift != 0.0

@@ -353,6 +353,8 @@ class FQLConfig:
     normalize_q_loss: bool  # divide −Q by mean|Q| (the paper's normalize_q_loss)
     grad_norm: float | None  # clip the one-step policy's gradient norm (null: not clipped)
     q_scale: str  # the Q term's unit: mean_abs (the paper's mean|Q|) or action_spread (σ of Q over behaviour actions)
+    target_distance: float | None  # null: α constant; else α is a dual holding the distillation at ε·σ_b²
+    alpha_rate: float  # the dual's step on log α
 
 
 @schema

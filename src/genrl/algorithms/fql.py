@@ -4,6 +4,7 @@ actions. Acting is one network call per action."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -17,7 +18,7 @@ from genrl.critics.td import clipped_step
 from genrl.data.transitions import Batch
 from genrl.models import GenerativeModel
 from genrl.models.one_step import OneStepPolicy
-from genrl.ranges import Count, NonNegative
+from genrl.ranges import Count, NonNegative, Positive
 from genrl.training.phases import Metrics, Phase, frozen
 
 Q_SCALES = ("mean_abs", "action_spread")
@@ -41,6 +42,12 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
       term hundreds of times weaker than the distillation on one body and not another; σ_Q is invariant to Q → cQ + b,
       so α is a penalty per unit of Q's own difference between actions.
 
+      ``target_distance=ε`` makes α a dual variable instead of a constant: the distillation is held at
+      ε·σ_b², σ_b² = ½·mean (Φ_φ(z; s) − a)² the behaviour's own per-dimension action variance at a state (the
+      same two-draws estimate), by log α ← log α + η·log(distill / (ε·σ_b²)) after each step (η =
+      ``alpha_rate``). How far the policy may move is then set in units of the data's action noise, whatever Q's
+      scale and however sharply the critic's values change off the data.
+
     Acting: a = μ_θ(s, z), z ~ N(0, τ²I) with τ = ``sampling.noise_scale``; one network call.
     """
 
@@ -48,7 +55,7 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
     behaviour_model = True
     critics = ("td",)
     policy: OneStepPolicy
-    state_scalars = ("updates",)
+    state_scalars = ("updates", "log_alpha_shift")
 
     def __init__(
         self,
@@ -66,6 +73,8 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         normalize_q_loss: bool = True,
         grad_norm: float | None = None,
         q_scale: Literal["mean_abs", "action_spread"] = "mean_abs",
+        target_distance: Positive | None = None,
+        alpha_rate: Positive = 0.01,
     ) -> None:
         if grad_norm is not None and not grad_norm > 0:
             raise ValueError(f"algorithm.grad_norm must be > 0 or null, got {grad_norm}")
@@ -76,6 +85,8 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         self.optimizer = optimizer(self.policy.parameters())
         self.alpha, self.flow_steps, self.grad_norm = alpha, flow_steps, grad_norm
         self.normalize_q_loss, self.q_scale = normalize_q_loss, q_scale
+        self.target_distance, self.alpha_rate = target_distance, alpha_rate
+        self.log_alpha_shift = 0.0  # the dual's learned log α − log ``alpha`` (0 without ``target_distance``)
         self.epochs, self.batch_size = epochs, batch_size
         self.updates = 0
 
@@ -126,9 +137,20 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         q = 0.5 * (q1 + q2)
         scale = self.q_unit(obs, q, target, data_action) if self.normalize_q_loss else torch.ones((), device=q.device)
         q_term = -q.mean() / scale
-        loss = self.alpha * distill + q_term
-        return loss, {"loss": loss.detach(), "distill_loss": distill.detach(), "q_term": q_term.detach(),
-                      "q_mean": q.mean().detach(), "q_scale": scale}  # fmt: skip
+        alpha = self.alpha * math.exp(self.log_alpha_shift)
+        loss = alpha * distill + q_term
+        metrics = {"loss": loss.detach(), "distill_loss": distill.detach(), "q_term": q_term.detach(),
+                   "q_mean": q.mean().detach(), "q_scale": scale, "alpha": torch.tensor(alpha)}  # fmt: skip
+        if self.target_distance is not None:
+            if data_action is None:
+                raise ValueError("target_distance needs the batch's actions (policy_loss(obs, data_action))")
+            behaviour_variance = 0.5 * (target - data_action).pow(2).mean().clamp_min(1e-12)
+            metrics["distance"] = distill.detach() / behaviour_variance  # the distillation in units of σ_b²
+        return loss, metrics
+
+    def step_alpha(self, distance: Tensor) -> None:
+        """The dual step: log α grows while the distillation is above ε·σ_b², shrinks while below."""
+        self.log_alpha_shift += self.alpha_rate * math.log(max(distance.item() / self.target_distance, 1e-12))
 
     def q_unit(self, obs: Tensor, q: Tensor, behaviour_action: Tensor, data_action: Tensor | None) -> Tensor:
         """The Q term's unit (not differentiated): mean|Q| (the paper's) or σ_Q, Q's spread over behaviour actions."""
@@ -147,6 +169,8 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         critic_metrics = self.critic.update(batch, next_action)
         loss, metrics = self.policy_loss(batch.obs, batch.action)
         clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
+        if self.target_distance is not None:
+            self.step_alpha(metrics["distance"])
         self.critic.update_target()
         self.updates += 1
         return {**metrics, **critic_metrics}
