@@ -20,6 +20,7 @@ which lines are recipe runs (the files also hold ablations). Two kinds of row ne
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -71,7 +72,9 @@ def recipe_rows() -> list[dict]:
     return [{k: v for k, v in r.items() if k not in DROPPED} for r in out if (r["algorithm"], r["path"]) in GRID]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.parse_args(argv)
     for row in sorted(recipe_rows(), key=lambda r: (r["env"], r["algorithm"], r["path"], r["seed"])):
         print(json.dumps(row))
     return 0
