@@ -159,7 +159,7 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         if data_action is None:
             raise ValueError("q_scale='action_spread' needs the batch's actions (policy_loss(obs, data_action))")
         with torch.no_grad():
-            gap = sum(self.critic.q(obs, self.clamp_to_data(behaviour_action))) - sum(self.critic.q(obs, data_action))
+            gap = sum(self.critic.q(obs, behaviour_action)) - sum(self.critic.q(obs, data_action))  # Φ: in the box
             return (0.125 * gap.pow(2).mean()).sqrt().clamp_min(1e-6)  # ½·mean(½ΔQ1 + ½ΔQ2)²
 
     def update(self, batch: Batch) -> Metrics:

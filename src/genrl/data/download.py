@@ -39,12 +39,11 @@ def sha256_file(path: Path, spans: tuple[tuple[int, int], ...] | None = None) ->
     """The SHA-256 (hex) of a file, read in 1 MiB chunks: of all of it, or of its ``(start, length)`` ``spans``."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for start, length in spans or ((0, -1),):
+        for start, length in spans or ((0, Path(path).stat().st_size),):
             handle.seek(start)
-            left = length
-            while left and (chunk := handle.read(_CHUNK_BYTES if left < 0 else min(_CHUNK_BYTES, left))):
+            while length > 0 and (chunk := handle.read(min(_CHUNK_BYTES, length))):
                 digest.update(chunk)
-                left -= len(chunk) if left > 0 else 0
+                length -= len(chunk)
     return digest.hexdigest()
 
 
