@@ -62,6 +62,8 @@ ABLATIONS = {
     # α as a dual holding the distillation at ε·σ_b² (the behaviour's own action variance at a state)
     "dual-0.5": ["algorithm.q_scale=action_spread", "algorithm.target_distance=0.5"],
     "dual-1.5": ["algorithm.q_scale=action_spread", "algorithm.target_distance=1.5"],
+    # the policy phase's learning curve at the final evaluation's precision: 10 evaluations of 30 episodes
+    "dense-evals": ["budget.evaluations=10", "eval.episodes=30", "checkpoint.keep_evaluations=true"],
 }
 
 
@@ -82,6 +84,7 @@ POLICY_PHASE_KEYS = (
     "checkpoint.",
     "logger.",
     "budget.phase_steps.policy",
+    "budget.evaluations",
 )
 
 

@@ -32,8 +32,9 @@ SOURCES: dict[str, list[int] | str] = {
     "quality-2026-11-26.jsonl": [1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21, 22, 23, 24, 37, 38, 39],
     "quality-2026-11-27.jsonl": [1, 2, 3],  # hopper-v5-medium-replay IQL
     "ablations-2026-12-04.jsonl": [4, 9],  # GMPO-GVP seed 0 on halfcheetah and walker2d
-    "s29-2026-12-05.jsonl": [1, 3, 4, 5, 6, 7, 8, 11, 12, 13],  # GMPG, BC, IQL (walker2d; GMPG seed 0 halfcheetah)
+    "s29-2026-12-05.jsonl": [1, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14],  # GMPG, BC, IQL, SRPO (walker2d; GMPG s0 halfcheetah)
     "s30-2026-12-06.jsonl": "none",
+    "s31-2026-12-06.jsonl": "none",  # GMPO-VPSDE/ICFM halfcheetah; SfBC, IDQL, QGPO on walker2d and halfcheetah
 }
 #: selection-2026-11-26.jsonl lines (K = 1 re-evaluations) standing for GMPO runs trained with K = 16.
 REEVALUATED = {
@@ -41,6 +42,8 @@ REEVALUATED = {
     "hopper-v5-medium": [43, 45, 47, 49, 51, 53],  # GMPO-ICFM, -VPSDE (GMPO-GVP was trained with K = 1)
 }
 GRID = {("gmpo", "vpsde"), ("gmpo", "gvp"), ("gmpo", "icfm"), ("gmpg", "gvp"), ("bc", "gvp"), ("iql", "none")}
+#: issue 23's columns (``--prior-work``): the benchmark's prior work as genrl runs it under ``recipe=fast``.
+PRIOR_WORK = {("sfbc", "gvp"), ("idql", "gvp"), ("qgpo", "vpsde"), ("dql", "gvp"), ("srpo", "gvp")}
 DROPPED = ("dataset_fingerprint", "ablation", "run", "dataset")
 
 
@@ -48,7 +51,7 @@ def rows(name: str) -> list[dict]:
     return [json.loads(line) for line in (RESULTS / name).read_text().splitlines() if line.strip()]
 
 
-def recipe_rows() -> list[dict]:
+def recipe_rows(columns: set[tuple[str, str]] = GRID) -> list[dict]:
     out = []
     for name, lines in SOURCES.items():
         if not (RESULTS / name).exists():
@@ -69,13 +72,16 @@ def recipe_rows() -> list[dict]:
             out.append({**row, "sampling": again["sampling"], "score_final": again["score"],
                         "score_final_std": again["score_std"], "score_best": again["score"], "curve": None,
                         "source": f"selection-2026-11-26.jsonl:{number} (re-evaluation at K = 1)"})  # fmt: skip
-    return [{k: v for k, v in r.items() if k not in DROPPED} for r in out if (r["algorithm"], r["path"]) in GRID]
+    return [{k: v for k, v in r.items() if k not in DROPPED} for r in out if (r["algorithm"], r["path"]) in columns]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.parse_args(argv)
-    for row in sorted(recipe_rows(), key=lambda r: (r["env"], r["algorithm"], r["path"], r["seed"])):
+    parser.add_argument("--prior-work", action="store_true",
+                        help="add issue 23's columns: SfBC-GVP, IDQL-GVP, QGPO-VPSDE, DQL-GVP, SRPO-GVP")  # fmt: skip
+    args = parser.parse_args(argv)
+    columns = GRID | PRIOR_WORK if args.prior_work else GRID
+    for row in sorted(recipe_rows(columns), key=lambda r: (r["env"], r["algorithm"], r["path"], r["seed"])):
         print(json.dumps(row))
     return 0
 

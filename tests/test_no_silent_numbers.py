@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import SUBPROCESS_ENV, compose_config, run_train
 from genrl import Agent
@@ -155,9 +156,35 @@ def test_a_changed_dataset_does_not_resume_the_old_run(tmp_path):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("demo") / "run"
-    proc = _train(run, "checkpoint.keep_phase_ends=true")
+    proc = _train(run, "checkpoint.keep_phase_ends=true", "checkpoint.keep_evaluations=true")
     assert proc.returncode == 0, proc.stderr[-2000:]
     return run
+
+
+def test_each_evaluated_policy_is_kept_for_checkpoint_choice(finished_run):
+    """``checkpoint.keep_evaluations``: checkpoint.<phase>-<step>.pt is the policy each evaluation scored."""
+    results = json.loads((finished_run / "results.json").read_text())
+    steps = results["curve"]["step"]
+    assert len(steps) == 2  # budget=smoke evaluates twice
+    policy_steps = results["phase_steps"]["policy"]
+    kept = sorted(finished_run.glob("checkpoint.policy-*.pt"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    assert [int(p.stem.rsplit("-", 1)[1]) for p in kept] == [round(policy_steps * k / 2) for k in (1, 2)]
+    for path, score in zip(kept, results["curve"]["score"], strict=True):
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        assert state["evaluations"][-1]["score"] == score  # saved right after its evaluation
+    last = torch.load(kept[-1], map_location="cpu", weights_only=False)["algorithm"]
+    final = torch.load(finished_run / "checkpoint.pt", map_location="cpu", weights_only=False)["algorithm"]
+    assert all(torch.equal(a, b) for a, b in zip(_tensors(last), _tensors(final), strict=True))
+
+
+def _tensors(tree) -> list:
+    if isinstance(tree, torch.Tensor):
+        return [tree]
+    if isinstance(tree, dict):
+        return [t for key in sorted(tree, key=str) for t in _tensors(tree[key])]
+    if isinstance(tree, list | tuple):
+        return [t for item in tree for t in _tensors(item)]
+    return []
 
 
 def test_an_unfinished_policy_is_refused_for_evaluation_and_deployment(finished_run, tmp_path):

@@ -512,6 +512,7 @@ class LoggerConfig:
 class CheckpointConfig:
     every_minutes: NonNegative = 10.0
     keep_phase_ends: bool = False  # also keep checkpoint.<phase>.pt as each phase ends (e.g. a trained critic)
+    keep_evaluations: bool = False  # also keep checkpoint.<phase>-<step>.pt after each evaluation (checkpoint choice)
 
 
 @dataclass

@@ -118,6 +118,7 @@ def _run(cfg: DictConfig, run_dir: Path, on_accept: Callable[[], None] | None) -
         algorithm, data, budget, logger, run_dir / CHECKPOINT_FILE, seed=cfg.seed,
         evaluate=evaluate, checkpoint_every_s=cfg.checkpoint.every_minutes * 60, log_every=cfg.logger.every_steps,
         metadata=metadata, precision=precision, keep_phase_ends=cfg.checkpoint.keep_phase_ends,
+        keep_evaluations=cfg.checkpoint.keep_evaluations,
     )  # fmt: skip
     try:
         outcome = trainer.fit()

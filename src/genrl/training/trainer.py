@@ -48,7 +48,8 @@ class Trainer:
     every phase, and on SIGTERM / SIGUSR2 / SIGINT (preemption, requeue, Ctrl-C). It holds the algorithm, the
     minibatch sampler, all RNG states, the position and the evaluation history, so re-running resumes exactly
     where the last checkpoint left off: on CPU a resumed run ends with the same numbers as an uninterrupted one.
-    With ``keep_phase_ends`` the checkpoint of each phase's end is also kept (:meth:`phase_end_path`).
+    With ``keep_phase_ends`` the checkpoint of each phase's end is also kept (:meth:`phase_end_path`), with
+    ``keep_evaluations`` the one written after each evaluation (:meth:`evaluation_path`).
     """
 
     def __init__(
@@ -65,12 +66,13 @@ class Trainer:
         metadata: dict[str, Any] | None = None,
         precision: Callable[[], AbstractContextManager] = contextlib.nullcontext,
         keep_phase_ends: bool = False,
+        keep_evaluations: bool = False,
     ) -> None:
         self.algorithm, self.data, self.budget, self.logger = algorithm, data, budget, logger
         self.checkpoint_path, self.seed, self.evaluate_fn = Path(checkpoint_path), seed, evaluate
         self.checkpoint_every_s, self.log_every = checkpoint_every_s, max(1, log_every)
         self.metadata = metadata or {}
-        self.precision, self.keep_phase_ends = precision, keep_phase_ends
+        self.precision, self.keep_phase_ends, self.keep_evaluations = precision, keep_phase_ends, keep_evaluations
         self.outcome = TrainingOutcome()
         self._elapsed_before = 0.0
         self._session_start = time.monotonic()
@@ -117,6 +119,8 @@ class Trainer:
                 if step in eval_at or step == total or self._checkpoint_due() or self._guard.pending:
                     self._save(index, step, sampler, total)
                     self._guard.forward_pending()
+                if step in eval_at and self.keep_evaluations:  # the policy that evaluation scored
+                    shutil.copyfile(self.checkpoint_path, self.evaluation_path(phase, step))
         if total == 0 and index == len(self._phase_names) - 1:  # an empty last phase: the run ends here
             self._save(index, step, sampler, total)
         if self.keep_phase_ends and step == total and self.checkpoint_path.exists():  # a run may start from here
@@ -137,6 +141,10 @@ class Trainer:
     def phase_end_path(self, phase: Phase) -> Path:
         """Where ``keep_phase_ends`` keeps the checkpoint written as ``phase`` ended: ``checkpoint.<phase>.pt``."""
         return self.checkpoint_path.with_suffix(f".{phase.name}{self.checkpoint_path.suffix}")
+
+    def evaluation_path(self, phase: Phase, step: int) -> Path:
+        """Where ``keep_evaluations`` keeps the checkpoint of an evaluation: ``checkpoint.<phase>-<step>.pt``."""
+        return self.checkpoint_path.with_suffix(f".{phase.name}-{step}{self.checkpoint_path.suffix}")
 
     def _checkpoint_due(self) -> bool:
         return time.monotonic() - self._last_save >= self.checkpoint_every_s
