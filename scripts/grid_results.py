@@ -32,7 +32,7 @@ SOURCES: dict[str, list[int] | str] = {
     "quality-2026-11-26.jsonl": [1, 2, 3, 4, 5, 6, 16, 17, 18, 19, 20, 21, 22, 23, 24, 37, 38, 39],
     "quality-2026-11-27.jsonl": [1, 2, 3],  # hopper-v5-medium-replay IQL
     "ablations-2026-12-04.jsonl": [4, 9],  # GMPO-GVP seed 0 on halfcheetah and walker2d
-    "s29-2026-12-05.jsonl": [1, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14],  # GMPG, BC, IQL, SRPO (walker2d; GMPG s0 halfcheetah)
+    "s29-2026-12-05.jsonl": [1, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14],  # walker2d GMPG, BC, IQL, SRPO; GMPG s0 halfcheetah
     "s30-2026-12-06.jsonl": "none",
     "s31-2026-12-06.jsonl": "none",  # GMPO-VPSDE/ICFM halfcheetah; SfBC, IDQL, QGPO on walker2d and halfcheetah
 }
@@ -79,9 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--prior-work", action="store_true",
                         help="add issue 23's columns: SfBC-GVP, IDQL-GVP, QGPO-VPSDE, DQL-GVP, SRPO-GVP")  # fmt: skip
+    parser.add_argument("--tasks", nargs="+", metavar="ENV", help="only these tasks (env names)")
     args = parser.parse_args(argv)
     columns = GRID | PRIOR_WORK if args.prior_work else GRID
-    for row in sorted(recipe_rows(columns), key=lambda r: (r["env"], r["algorithm"], r["path"], r["seed"])):
+    rows = [r for r in recipe_rows(columns) if not args.tasks or r["env"] in args.tasks]
+    for row in sorted(rows, key=lambda r: (r["env"], r["algorithm"], r["path"], r["seed"])):
         print(json.dumps(row))
     return 0
 
