@@ -35,16 +35,15 @@ from genrl.training.checkpoint import load_checkpoint
 SIGNALS = ("advantage", "action_error", "action_step")
 
 
-def kept_checkpoints(run_dir: Path) -> list[Path]:
-    """``checkpoint.<phase>-<step>.pt`` files in training order (phase order is the evaluation history's)."""
+def kept_states(run_dir: Path) -> list[tuple[Path, dict]]:
+    """``checkpoint.<phase>-<step>.pt`` files and their states, in training order (by evaluation history length)."""
     paths = [p for p in run_dir.glob("checkpoint.*-*.pt") if p.stem.rsplit("-", 1)[1].isdigit()]
-    return sorted(paths, key=lambda p: len(torch.load(p, map_location="cpu", weights_only=False)["evaluations"]))
+    return sorted(((p, load_checkpoint(p)) for p in paths), key=lambda kept: len(kept[1]["evaluations"]))
 
 
-def signals(path: Path, states: int) -> dict:
-    state = load_checkpoint(path)
+def signals(path: Path, state: dict, prepared, states: int) -> dict:
+    """The offline signals of one kept checkpoint on the run's prepared data (read once for all checkpoints)."""
     cfg = plain(OmegaConf.merge(OmegaConf.structured(Config), upgraded_config(state["metadata"]["config"])))
-    prepared = prepare_data(cfg, torch.device("cpu"))
     data = prepared.data
     algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, torch.device("cpu"), prepared.action_box)
     algorithm.load_state_dict(state["algorithm"])
@@ -60,8 +59,7 @@ def signals(path: Path, states: int) -> dict:
     follows = torch.isclose(data.next_obs[index], data.obs[index + 1], atol=1e-5).all(dim=1)
     index = index[follows]  # s_t whose next row is s_{t+1} of the same episode
     with torch.no_grad():
-        q = critic.q.min_q(data.obs, data.action) if len(data) <= 200_000 else None
-        sigma = float((q - critic.v(data.obs)).std()) if q is not None else float("nan")
+        sigma = float((critic.q.min_q(data.obs, data.action) - critic.v(data.obs)).std())
         actions, next_actions = act(data.obs[index]), act(data.obs[index + 1])
         advantage = critic.q.min_q(data.obs[index], actions) - critic.v(data.obs[index])
     data_step = (data.action[index + 1] - data.action[index]).pow(2).sum(1).mean()
@@ -81,11 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="append one JSON line per checkpoint here")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    paths = kept_checkpoints(args.run_dir)
-    if len(paths) < 3:
-        raise SystemExit(f"error: {args.run_dir}: {len(paths)} kept evaluation checkpoint(s); expected ≥ 3 "
+    kept = kept_states(args.run_dir)
+    if len(kept) < 3:
+        raise SystemExit(f"error: {args.run_dir}: {len(kept)} kept evaluation checkpoint(s); expected ≥ 3 "
                          "(train with checkpoint.keep_evaluations=true and budget.evaluations ≥ 3)")  # fmt: skip
-    rows = [signals(p, args.states) for p in paths]
+    first = kept[0][1]["metadata"]["config"]
+    cfg = plain(OmegaConf.merge(OmegaConf.structured(Config), upgraded_config(first)))
+    prepared = prepare_data(cfg, torch.device("cpu"))  # one run: the same data for every checkpoint
+    rows = [signals(path, state, prepared, args.states) for path, state in kept]
     print("| step | score | length | " + " | ".join(SIGNALS) + " |")
     print("|---" * (3 + len(SIGNALS)) + "|")
     for r in rows:
