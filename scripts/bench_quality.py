@@ -53,6 +53,9 @@ ABLATIONS = {
     # GMPG's policy-gradient phase (40 iterations at the task's lr under recipe=fast): larger steps, stronger Q
     "pg-lr-1e-3": ["algorithm.optimizer.lr=1e-3"],
     "pg-beta-4": ["algorithm.beta=4"],
+    # SRPO: the regulariser alone (π → a mode of μ) and a weaker pull of Q
+    "beta-0": ["algorithm.beta=0"],
+    "beta-0.02": ["algorithm.beta=0.02"],
     "pg-long": ["budget.phase_steps.policy=160", "algorithm.optimizer.lr=1e-3"],
     # FQL's distillation weight α against −Q/mean|Q| (paper's 10; TD3+BC's 2.5·Q/mean|Q| + MSE is α = 0.4)
     "alpha-1": ["algorithm.alpha=1"],

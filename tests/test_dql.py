@@ -103,3 +103,11 @@ def test_dql_needs_the_td_critic_and_the_td_critic_a_td_algorithm():
         check_config(compose_config(["algorithm=dql", "critic=iql"]))
     with pytest.raises(ConfigError, match=r"^critic=td: algorithm=bc learns from iql or none \(critic=iql\)$"):
         check_config(compose_config(["algorithm=bc", "critic=td"]))
+
+
+def test_dql_fast_recipe_fits_its_joint_phase_in_minutes_and_acts_as_the_paper():
+    """recipe=fast: one 8000-step joint phase (each step ~6 policy passes), the 5-step chain without per-step
+    recomputation (the same gradient: tests/test_generative_model.py), acting by 50 candidates ∝ softmax(Q)."""
+    cfg = compose_config(["algorithm=dql", "recipe=fast"])
+    assert cfg.budget.phase_steps.policy == 8000 and cfg.algorithm.recompute is False
+    assert (cfg.sampling.steps, cfg.sampling.candidates, cfg.sampling.selection) == (5, 50, "softmax")

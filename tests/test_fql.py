@@ -62,7 +62,7 @@ def test_fql_fast_recipe_acts_as_trained():
     assert cfg.critic.name == "td" and cfg.budget.name == "minutes"
     assert (cfg.sampling.candidates, cfg.sampling.noise_scale) == (1, 1.0)
     assert cfg.algorithm.flow_steps == 5 and list(cfg.critic.q_net.hidden_sizes) == [256, 256]
-    assert dict(cfg.budget.phase_steps)["behaviour"] == 20000 and dict(cfg.budget.phase_steps)["policy"] == 20000
+    assert dict(cfg.budget.phase_steps)["behaviour"] == 20000 and dict(cfg.budget.phase_steps)["policy"] == 14000
 
 
 class AffineQ(torch.nn.Module):
