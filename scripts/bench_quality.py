@@ -56,6 +56,8 @@ ABLATIONS = {
     # SRPO: the regulariser alone (π → a mode of μ) and a weaker pull of Q
     "beta-0": ["algorithm.beta=0"],
     "beta-0.02": ["algorithm.beta=0.02"],
+    # SRPO's regulariser gradient with the control variate b = 1 (ε̂ − ε: the same expectation, less variance)
+    "noise-baseline": ["algorithm.noise_baseline=true"],
     "pg-long": ["budget.phase_steps.policy=160", "algorithm.optimizer.lr=1e-3"],
     # FQL's distillation weight α against −Q/mean|Q| (paper's 10; TD3+BC's 2.5·Q/mean|Q| + MSE is α = 0.4)
     "alpha-1": ["algorithm.alpha=1"],
@@ -82,6 +84,7 @@ POLICY_PHASE_KEYS = (
     "algorithm.alpha",
     "algorithm.q_scale",
     "algorithm.target_distance",
+    "algorithm.noise_baseline",
     "sampling.",
     "eval.",
     "checkpoint.",

@@ -134,6 +134,30 @@ def test_recipe_fast_composes_its_ingredients_and_budget_smoke_still_sizes_it(al
     assert smoke.budget.phase_steps.policy is None and smoke.sampling.candidates == candidates
 
 
+#: what each prior-work recipe file sets against its algorithm's paper defaults, and why (docs/algorithms.md)
+PRIOR_WORK_FAST = {
+    # the in-support backup is SARSA on μ: at α = 1 in Q's units the support's softmax is a hard max and Q diverged
+    "sfbc": ({"critic.alpha": 0.0}, {"critic.alpha": 1.0}),
+    "qgpo": ({"critic.alpha": 0.0}, {"critic.alpha": 1.0}),
+    # the regulariser's gradient with the control variate b = 1 (one draw of ω·ε̂ per state is mostly noise)
+    "srpo": ({"algorithm.noise_baseline": True}, {"algorithm.noise_baseline": False}),
+    # the behaviour model learns as BC's does under the recipe (EMA, 1e-3); acting is the paper's resampling
+    "idql": ({"algorithm.ema_decay": 0.999, "algorithm.optimizer.lr": 1e-3, "sampling.candidates": 32,
+              "sampling.selection": "softmax", "sampling.noise_scale": 1.0},
+             {"algorithm.ema_decay": None, "algorithm.optimizer.lr": 1e-4}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("algorithm", sorted(PRIOR_WORK_FAST))
+def test_prior_work_recipe_fast_sets_its_measured_choices_over_the_paper_defaults(algorithm):
+    fast, paper = PRIOR_WORK_FAST[algorithm]
+    cfg = compose_config([f"algorithm={algorithm}", "recipe=fast", "env=hopper-v5-medium"])
+    default = compose_config([f"algorithm={algorithm}", "env=hopper-v5-medium"])
+    assert {key: OmegaConf.select(cfg, key) for key in fast} == fast
+    assert {key: OmegaConf.select(default, key) for key in paper} == paper
+    build_algorithm(compose_config([f"algorithm={algorithm}", "recipe=fast", *TINY]), 3, 1, torch.device("cpu"))
+
+
 def test_recipe_reference_is_the_reference_protocol():
     plain = OmegaConf.to_container(compose_config(["env=hopper-medium-v2"]), resolve=True)
     reference = OmegaConf.to_container(compose_config(["env=hopper-medium-v2", "recipe=reference"]), resolve=True)
