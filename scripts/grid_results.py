@@ -35,7 +35,12 @@ SOURCES: dict[str, list[int] | str] = {
     "s29-2026-12-05.jsonl": [1, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14],  # walker2d GMPG, BC, IQL, SRPO; GMPG s0 halfcheetah
     "s30-2026-12-06.jsonl": "none",
     "s31-2026-12-06.jsonl": "none",  # GMPO-VPSDE/ICFM halfcheetah; SfBC, IDQL, QGPO on walker2d and halfcheetah
+    "s33-2026-12-06.jsonl": "none",  # the prior work under its 2026-12-06 recipe files
 }
+#: file → algorithms whose rows there ran an earlier recipe file, replaced on 2026-12-06 (docs/algorithms.md): SfBC's
+#: and QGPO's critic at α = 1 (diverged), IDQL without a recipe file (lr 1e-4, no EMA, K = 16 argmax), SRPO at b = 0.
+#: Left out of the tables unless --superseded.
+SUPERSEDED = {"s29-2026-12-05.jsonl": {"srpo"}, "s31-2026-12-06.jsonl": {"sfbc", "idql", "qgpo"}}
 #: selection-2026-11-26.jsonl lines (K = 1 re-evaluations) standing for GMPO runs trained with K = 16.
 REEVALUATED = {
     "hopper-v5-medium-replay": [7, 9, 11, 13, 15, 17, 19, 21, 23],  # GMPO-GVP, -ICFM, -VPSDE
@@ -51,12 +56,14 @@ def rows(name: str) -> list[dict]:
     return [json.loads(line) for line in (RESULTS / name).read_text().splitlines() if line.strip()]
 
 
-def recipe_rows(columns: set[tuple[str, str]] = GRID) -> list[dict]:
+def recipe_rows(columns: set[tuple[str, str]] = GRID, superseded: bool = False) -> list[dict]:
     out = []
     for name, lines in SOURCES.items():
         if not (RESULTS / name).exists():
             continue
         for number, row in enumerate(rows(name), 1):
+            if not superseded and row["algorithm"] in SUPERSEDED.get(name, ()):
+                continue
             if (lines == "none" and row.get("ablation") == "none") or (lines != "none" and number in lines):
                 out.append({**row, "source": f"{name}:{number}"})
     trained = {(r["env"], r["algorithm"], r["path"], r["seed"]): r for r in rows("quality-2026-11-26.jsonl")
@@ -80,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prior-work", action="store_true",
                         help="add issue 23's columns: SfBC-GVP, IDQL-GVP, QGPO-VPSDE, DQL-GVP, SRPO-GVP")  # fmt: skip
     parser.add_argument("--tasks", nargs="+", metavar="ENV", help="only these tasks (env names)")
+    parser.add_argument("--superseded", action="store_true", help="keep the rows of replaced recipe files")
     args = parser.parse_args(argv)
     columns = GRID | PRIOR_WORK if args.prior_work else GRID
-    rows = [r for r in recipe_rows(columns) if not args.tasks or r["env"] in args.tasks]
+    rows = [r for r in recipe_rows(columns, args.superseded) if not args.tasks or r["env"] in args.tasks]
     for row in sorted(rows, key=lambda r: (r["env"], r["algorithm"], r["path"], r["seed"])):
         print(json.dumps(row))
     return 0
