@@ -58,6 +58,8 @@ ABLATIONS = {
     "beta-0.02": ["algorithm.beta=0.02"],
     # SRPO's regulariser gradient with the control variate b = 1 (ε̂ − ε: the same expectation, less variance)
     "noise-baseline": ["algorithm.noise_baseline=true"],
+    # SfBC/QGPO's in-support critic: at α = 0 one support action is an unbiased backup, so 4× the steps for the cost
+    "support-1-critic-20k": ["critic.support_actions=1", "budget.phase_steps.critic=20000"],
     "pg-long": ["budget.phase_steps.policy=160", "algorithm.optimizer.lr=1e-3"],
     # FQL's distillation weight α against −Q/mean|Q| (paper's 10; TD3+BC's 2.5·Q/mean|Q| + MSE is α = 0.4)
     "alpha-1": ["algorithm.alpha=1"],
@@ -91,6 +93,16 @@ POLICY_PHASE_KEYS = (
     "logger.",
     "budget.phase_steps.policy",
     "budget.evaluations",
+)
+#: Keys of the critic's training (not its networks' shapes): a run differing from another only in these and
+#: :data:`POLICY_PHASE_KEYS` can start from the other's behaviour model where the behaviour phase came first.
+CRITIC_PHASE_KEYS = (
+    "critic.support_actions",
+    "critic.alpha",
+    "critic.polyak",
+    "critic.discount",
+    "critic.expectile",
+    "budget.phase_steps.critic",
 )
 
 
@@ -126,9 +138,11 @@ def train(dataset: Path, run: str, ablation: str, seed: int, args: argparse.Name
 def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
     """Start ``run_dir`` from the critic of a finished sibling run (another ablation, same run and seed) whose
     configuration differs only in :data:`POLICY_PHASE_KEYS`: its ``checkpoint.critic.pt`` (written at the end of
-    the critic phase, the policy still at its initialisation; FQL, whose critic trains inside the policy phase: its
-    ``checkpoint.behaviour.pt``) with this run's configuration, and its log so far. train.py then resumes at the
-    policy phase: on CPU the same numbers as training that critic (or behaviour model) again."""
+    the critic phase, the policy still at its initialisation) with this run's configuration, and its log so far.
+    Failing that, from a sibling's ``checkpoint.behaviour.pt`` (the end of the behaviour phase), where the config
+    may also differ in :data:`CRITIC_PHASE_KEYS` if no critic step came before it (SfBC, QGPO, SRPO, FQL, GMPG
+    clone μ first). train.py then resumes at the next phase: on CPU the same numbers as training that critic (or
+    behaviour model) again."""
     import torch
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
@@ -140,20 +154,22 @@ def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         config = OmegaConf.to_container(plain(compose("config", overrides=overrides)), resolve=True)
     seed_dir = run_dir.name
-    donors = sorted(runs.glob(f"*/{seed_dir}/checkpoint.critic.pt")) or sorted(
+    donors = sorted(runs.glob(f"*/{seed_dir}/checkpoint.critic.pt")) + sorted(
         runs.glob(f"*/{seed_dir}/checkpoint.behaviour.pt")
     )
     for donor in donors:
         state = torch.load(donor, map_location="cpu", weights_only=False)
         differing = differing_keys(config, state["metadata"]["config"])
-        if all(k.startswith(POLICY_PHASE_KEYS) for k in differing) and "algorithm._target_" not in differing:
+        log = (donor.parent / "metrics.jsonl").read_bytes()[: state["log_offset"]]
+        critic_trained = donor.name == "checkpoint.critic.pt" or b'"phase": "critic"' in log
+        allowed = POLICY_PHASE_KEYS if critic_trained else POLICY_PHASE_KEYS + CRITIC_PHASE_KEYS
+        if all(k.startswith(allowed) for k in differing) and "algorithm._target_" not in differing:
             state["metadata"]["config"] = config
             set_learning_rates(state["algorithm"], config["algorithm"])
             run_dir.mkdir(parents=True, exist_ok=True)
-            log = (donor.parent / "metrics.jsonl").read_bytes()[: state["log_offset"]]
             (run_dir / "metrics.jsonl").write_bytes(log)
             torch.save(state, run_dir / "checkpoint.pt")
-            print(f"  {run_dir}: starts from the critic of {donor.parent}", flush=True)
+            print(f"  {run_dir}: starts from {donor}", flush=True)
             return
 
 
