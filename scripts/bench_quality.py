@@ -56,10 +56,12 @@ ABLATIONS = {
     # SRPO: the regulariser alone (π → a mode of μ) and a weaker pull of Q
     "beta-0": ["algorithm.beta=0"],
     "beta-0.02": ["algorithm.beta=0.02"],
+    "beta-0.01": ["algorithm.beta=0.01"],
     # SRPO's regulariser gradient with the control variate b = 1 (ε̂ − ε: the same expectation, less variance)
     "noise-baseline": ["algorithm.noise_baseline=true"],
     # SfBC/QGPO's in-support critic: at α = 0 one support action is an unbiased backup, so 4× the steps for the cost
     "support-1-critic-20k": ["critic.support_actions=1", "budget.phase_steps.critic=20000"],
+    "support-4-critic-5k": ["critic.support_actions=4", "budget.phase_steps.critic=5000"],  # SfBC's first fast recipe
     "pg-long": ["budget.phase_steps.policy=160", "algorithm.optimizer.lr=1e-3"],
     # FQL's distillation weight α against −Q/mean|Q| (paper's 10; TD3+BC's 2.5·Q/mean|Q| + MSE is α = 0.4)
     "alpha-1": ["algorithm.alpha=1"],
