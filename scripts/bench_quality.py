@@ -57,6 +57,7 @@ ABLATIONS = {
     "beta-0": ["algorithm.beta=0"],
     "beta-0.02": ["algorithm.beta=0.02"],
     "beta-0.01": ["algorithm.beta=0.01"],
+    "beta-0.1": ["algorithm.beta=0.1"],
     # SRPO's regulariser gradient with the control variate b = 1 (ε̂ − ε: the same expectation, less variance)
     "noise-baseline": ["algorithm.noise_baseline=true"],
     # SfBC/QGPO's in-support critic: at α = 0 one support action is an unbiased backup, so 4× the steps for the cost

@@ -142,7 +142,9 @@ PRIOR_WORK_FAST = {
              {"critic.alpha": 1.0, "critic.support_actions": 16}),
     "qgpo": ({"critic.alpha": 0.0}, {"critic.alpha": 1.0}),
     # the regulariser's gradient with the control variate b = 1 (one draw of ω·ε̂ per state is mostly noise)
-    "srpo": ({"algorithm.noise_baseline": True}, {"algorithm.noise_baseline": False}),
+    # and a weak pull of Q in σ_A units (the 20k-step critic's gradient is wrong off the data)
+    "srpo": ({"algorithm.noise_baseline": True, "algorithm.beta": 0.01},
+             {"algorithm.noise_baseline": False, "algorithm.beta": 0.05}),
     # the behaviour model learns as BC's does under the recipe (EMA, 1e-3); acting is the paper's resampling
     "idql": ({"algorithm.ema_decay": 0.999, "algorithm.optimizer.lr": 1e-3, "sampling.candidates": 32,
               "sampling.selection": "softmax", "sampling.noise_scale": 1.0},
