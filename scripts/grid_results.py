@@ -36,11 +36,16 @@ SOURCES: dict[str, list[int] | str] = {
     "s30-2026-12-06.jsonl": "none",
     "s31-2026-12-06.jsonl": "none",  # GMPO-VPSDE/ICFM halfcheetah; SfBC, IDQL, QGPO on walker2d and halfcheetah
     "s33-2026-12-06.jsonl": "none",  # the prior work under its 2026-12-06 recipe files
+    "s33n-2026-12-06.jsonl": "none",  # QGPO under its 2026-12-06 recipe file (β = 0.3, SfBC's critic)
 }
 #: file → algorithms whose rows there ran an earlier recipe file, replaced on 2026-12-06 (docs/algorithms.md): SfBC's
 #: and QGPO's critic at α = 1 (diverged), IDQL without a recipe file (lr 1e-4, no EMA, K = 16 argmax), SRPO at b = 0.
 #: Left out of the tables unless --superseded.
-SUPERSEDED = {"s29-2026-12-05.jsonl": {"srpo"}, "s31-2026-12-06.jsonl": {"sfbc", "idql", "qgpo"}}
+SUPERSEDED = {
+    "s29-2026-12-05.jsonl": {"srpo"},
+    "s31-2026-12-06.jsonl": {"sfbc", "idql", "qgpo"},
+    "s33-2026-12-06.jsonl": {"qgpo"},  # β = 3 and the first fast critic (K = 4, 5k steps)
+}
 #: selection-2026-11-26.jsonl lines (K = 1 re-evaluations) standing for GMPO runs trained with K = 16.
 REEVALUATED = {
     "hopper-v5-medium-replay": [7, 9, 11, 13, 15, 17, 19, 21, 23],  # GMPO-GVP, -ICFM, -VPSDE
