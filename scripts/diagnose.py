@@ -92,6 +92,9 @@ def diagnose(run_dir: Path, states: int) -> dict:
     algorithm = build_algorithm(cfg, data.obs_dim, data.action_dim, torch.device("cpu"), prepared.action_box)
     algorithm.load_state_dict(state["algorithm"])
     critic = algorithm.critic
+    if not hasattr(critic, "v"):  # A = Q − V needs a state value
+        raise SystemExit(f"error: {run_dir}: critic={cfg.critic.name} has no state value V; diagnose.py reads the "
+                         "IQL critic (critic=iql: GMPO, GMPG, BC, IQL, IDQL, SRPO)")  # fmt: skip
     out: dict = {"run": str(run_dir), "env": cfg.env.name, "algorithm": cfg.algorithm.name, "path": cfg.path.name}
 
     terminal, truncated = episode_ends(data.next_obs, data.obs, data.done)
