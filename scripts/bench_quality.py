@@ -60,7 +60,7 @@ ABLATIONS = {
     "beta-0.1": ["algorithm.beta=0.1"],
     # SRPO's regulariser gradient with the control variate b = 1 (ε̂ − ε: the same expectation, less variance)
     "noise-baseline": ["algorithm.noise_baseline=true"],
-    # SfBC/QGPO's in-support critic: at α = 0 one support action is an unbiased backup, so 4× the steps for the cost
+    # SfBC/QGPO's in-support critic: at α = 0 one support action is an unbiased backup at ~half the cost per step
     "support-1-critic-20k": ["critic.support_actions=1", "budget.phase_steps.critic=20000"],
     "support-4-critic-5k": ["critic.support_actions=4", "budget.phase_steps.critic=5000"],  # SfBC's first fast recipe
     "pg-long": ["budget.phase_steps.policy=160", "algorithm.optimizer.lr=1e-3"],
