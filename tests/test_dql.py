@@ -86,12 +86,46 @@ def test_dql_moves_the_policy_to_the_rewarded_mode_of_the_bandit():
     assert hit > 0.9, hit
 
 
+def test_dql_warm_start_clones_then_evaluates_the_frozen_clone_then_starts_the_joint_phase_from_both():
+    """behaviour_epochs > 0: the BC loss alone fits π (the bandit's two modes, half the samples on each);
+    critic_epochs > 0: π̄ = π, frozen, while TD on its actions reaches the constant reward's fixed point 1/(1 − γ);
+    the joint phase then starts from that π and that critic."""
+    torch.manual_seed(0)
+    data = bandit_data()
+    data.reward.fill_(1.0)  # Q^π = 1/(1 − γ) = 2 for every policy: the fixed point the critic phase must reach
+    data.done.zero_()
+    dql = DQL(make_model_factory("gvp"), make_td_critic(discount=0.5, lr=3e-3), lambda p: torch.optim.Adam(p, lr=1e-3),
+              eta=1.0, epochs=1, behaviour_epochs=1, critic_epochs=1)  # fmt: skip
+    behaviour, critic, joint = dql.phases()
+    assert [p.name for p in (behaviour, critic, joint)] == ["behaviour", "critic", "policy"] and joint.evaluate
+    run_phase(behaviour, data, 300)
+    hit, actions = rewarded_fraction(dql.policy, steps=dql.grad_steps)
+    assert 0.3 < hit < 0.7 and (abs(actions) > 0.5).mean() > 0.8, hit  # both behaviour modes, not the prior
+    cloned = {k: v.clone() for k, v in dql.policy.state_dict().items()}
+    run_phase(critic, data, 1500)
+    assert all(torch.equal(v, cloned[k]) for k, v in dql.policy.state_dict().items())  # π is frozen
+    assert all(torch.equal(v, cloned[k]) for k, v in dql.target_policy.module.state_dict().items())  # π̄ = π
+    obs = data.obs[:256]
+    assert dql.critic.score(obs, dql.sample(dql.policy, obs)).mean().item() == pytest.approx(2.0, abs=0.05)
+    assert dql.updates == 0  # the joint phase's lr schedule and EMA start count its own steps
+
+
 def test_dql_trains_and_deploys_with_its_candidates(tmp_path, smoke_args):
     run_train([*smoke_args, "algorithm=dql", "critic.q_net.hidden_sizes=[16]"], tmp_path)  # dql.yaml picks critic=td
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert (results["algorithm"], results["critic"], results["path"]) == ("dql", "td", "gvp")
     assert (results["sampling"]["candidates"], results["sampling"]["selection"]) == (50, "softmax")
     assert results["unused_config"] == ["critic.v_net"] and list(results["phase_steps"]) == ["policy"]
+    agent = Agent.from_checkpoint(tmp_path / "run")
+    assert agent.policy.candidates == 50 and agent.policy.score_scale == 1.0
+    assert agent.act(torch.zeros(3).numpy()).shape == (1,)
+
+
+def test_dql_with_a_warm_start_trains_its_three_phases_and_deploys(tmp_path, smoke_args):
+    run_train([*smoke_args, "algorithm=dql", "critic.q_net.hidden_sizes=[16]", "algorithm.behaviour_epochs=1",
+               "algorithm.critic_epochs=1"], tmp_path)  # fmt: skip
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert list(results["phase_steps"]) == ["behaviour", "critic", "policy"]
     agent = Agent.from_checkpoint(tmp_path / "run")
     assert agent.policy.candidates == 50 and agent.policy.score_scale == 1.0
     assert agent.act(torch.zeros(3).numpy()).shape == (1,)
@@ -105,9 +139,13 @@ def test_dql_needs_the_td_critic_and_the_td_critic_a_td_algorithm():
         check_config(compose_config(["algorithm=bc", "critic=td"]))
 
 
-def test_dql_fast_recipe_fits_its_joint_phase_in_minutes_and_acts_as_the_paper():
-    """recipe=fast: one 8000-step joint phase (each step ~6 policy passes), the 5-step chain without per-step
-    recomputation (the same gradient: tests/test_generative_model.py), acting by 50 candidates ∝ softmax(Q)."""
+def test_dql_fast_recipe_warm_starts_and_fits_its_phases_in_minutes_and_acts_as_the_paper():
+    """recipe=fast: BC, then TD on the clone's actions, then a short joint phase (each joint step ~6 policy passes),
+    the 5-step chain without per-step recomputation (the same gradient: tests/test_generative_model.py), acting by
+    50 candidates ∝ softmax(Q); the paper's config keeps its one phase."""
     cfg = compose_config(["algorithm=dql", "recipe=fast"])
-    assert cfg.budget.phase_steps.policy == 8000 and cfg.algorithm.recompute is False
+    assert dict(cfg.budget.phase_steps) == {"behaviour": 10000, "critic": 4000, "policy": 2000}
+    assert cfg.algorithm.behaviour_epochs > 0 and cfg.algorithm.critic_epochs > 0 and cfg.algorithm.recompute is False
     assert (cfg.sampling.steps, cfg.sampling.candidates, cfg.sampling.selection) == (5, 50, "softmax")
+    paper = compose_config(["algorithm=dql"]).algorithm
+    assert paper.behaviour_epochs == 0 and paper.critic_epochs == 0

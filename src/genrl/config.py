@@ -326,6 +326,8 @@ class DQLConfig:
     ema_start: int
     ema_every: int
     lr_schedule: LRSchedule  # cosine: policy's and critic's lr decay to 0 over the phase (the paper's --lr_decay)
+    behaviour_epochs: float  # > 0: warm start, a BC-only phase first (not in the paper)
+    critic_epochs: float  # > 0: warm start, TD on the cloned policy's actions before the joint phase
 
 
 @schema

@@ -13,7 +13,7 @@ from genrl.algorithms.base import Algorithm
 from genrl.algorithms.policy_updates import LR_SCHEDULES, DataActionBox, cosine_factor
 from genrl.critics import TDCritic
 from genrl.critics.td import clipped_step
-from genrl.data.transitions import Batch
+from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
 from genrl.models import GenerativeModel
 from genrl.models.ema import ema_of
@@ -33,6 +33,11 @@ class DQL(DataActionBox, Algorithm):
       (i, j) = (1, 2) or (2, 1) with probability ½ each and the denominator not differentiated (the paper's
       normalisation);
     * π̄ ← EMA(π) every ``ema_every`` steps from step ``ema_start``; Q̄ ← ρ·Q + (1 − ρ)·Q̄.
+
+    Optional warm start (not in the paper; off by default, the paper's one phase): ``behaviour_epochs > 0`` first
+    fits π by the BC loss alone (the policy optimiser at its base lr), ``critic_epochs > 0`` then trains the critic
+    by the same TD step on π̄ = π (frozen: SARSA on the cloned behaviour); the joint phase starts from both, with
+    π̄ a copy of π until ``ema_start``.
 
     Acting (the paper's): K = ``sampling.candidates`` samples of π, one drawn ∝ softmax(min(Q̄1, Q̄2)/T)
     (``conf/algorithm/dql.yaml``: K = 50, softmax, T = 1 in Q's units).
@@ -56,6 +61,8 @@ class DQL(DataActionBox, Algorithm):
         ema_start: Annotated[int, Range(0)] = 1000,
         ema_every: Count = 5,
         lr_schedule: str = "cosine",
+        behaviour_epochs: NonNegative = 0.0,
+        critic_epochs: NonNegative = 0.0,
     ) -> None:
         check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)
         self.policy, self.critic = make_model(), critic
@@ -64,6 +71,7 @@ class DQL(DataActionBox, Algorithm):
         self.eta, self.epochs, self.batch_size = eta, epochs, batch_size
         self.grad_steps, self.recompute, self.grad_norm = grad_steps, recompute, grad_norm
         self.ema_start, self.ema_every, self.lr_schedule = ema_start, ema_every, lr_schedule
+        self.behaviour_epochs, self.critic_epochs = behaviour_epochs, critic_epochs
         self.optimizers = (self.optimizer, critic.optimizer)
         self.base_lr = [[group["lr"] for group in opt.param_groups] for opt in self.optimizers]
         self.decay_steps: int | None = None
@@ -75,7 +83,15 @@ class DQL(DataActionBox, Algorithm):
         return self.policy
 
     def phases(self) -> list[Phase]:
-        return [Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.fit_action_box, evaluate=True)]
+        phases = []
+        if self.behaviour_epochs > 0:
+            phases.append(Phase("behaviour", self.behaviour_epochs, self.batch_size, self.clone_behaviour))
+        if self.critic_epochs > 0:
+            phases.append(Phase("critic", self.critic_epochs, self.batch_size, self.update_critic,
+                                on_start=self.start_critic))  # fmt: skip
+        start = self.start_policy if phases else self.fit_action_box  # no warm start: the paper's one phase
+        phases.append(Phase("policy", self.epochs, self.batch_size, self.update, on_start=start, evaluate=True))
+        return phases
 
     def set_phase_steps(self, steps: dict[str, int]) -> None:
         if self.lr_schedule == "cosine":
@@ -105,6 +121,34 @@ class DQL(DataActionBox, Algorithm):
         q_term = -q1.mean() / q2.abs().mean().detach()
         loss = bc + self.eta * q_term
         return loss, {"loss": loss.detach(), "bc_loss": bc.detach(), "q_term": q_term.detach()}
+
+    def clone_behaviour(self, batch: Batch) -> Metrics:
+        """Warm start: one step of the BC loss alone."""
+        loss = self.policy.loss(batch.action, batch.obs).mean()
+        clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
+        return {"bc_loss": loss.detach()}
+
+    def copy_to_target_policy(self) -> None:
+        """π̄ ← π (the EMA's averaging restarts from here)."""
+        self.target_policy.module.load_state_dict(self.policy.state_dict())
+
+    def start_critic(self, data: Transitions) -> None:
+        self.fit_action_box(data)
+        self.copy_to_target_policy()
+
+    def update_critic(self, batch: Batch) -> Metrics:
+        """Warm start: the TD step on the frozen π̄ = π's actions."""
+        with torch.no_grad():
+            next_action = self.sample(self.target_policy.module, batch.next_obs)
+        metrics = self.critic.update(batch, next_action)
+        self.critic.update_target()
+        return metrics
+
+    def start_policy(self, data: Transitions) -> None:
+        """After a warm start: the joint phase begins with π̄ = π (the paper's π̄ is π's initial weights)."""
+        self.fit_action_box(data)
+        if self.critic_epochs <= 0:
+            self.copy_to_target_policy()
 
     def update(self, batch: Batch) -> Metrics:
         factor = cosine_factor(self.updates, self.decay_steps)
