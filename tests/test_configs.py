@@ -150,6 +150,9 @@ PRIOR_WORK_FAST = {
     "idql": ({"algorithm.ema_decay": 0.999, "algorithm.optimizer.lr": 1e-3, "sampling.candidates": 32,
               "sampling.selection": "softmax", "sampling.noise_scale": 1.0},
              {"algorithm.ema_decay": None, "algorithm.optimizer.lr": 1e-4}),
+    # from scratch the joint phase's policy fell below the data and its TD critic ranked candidates worse than chance
+    "dql": ({"algorithm.behaviour_epochs": 1.0, "algorithm.critic_epochs": 1.0, "budget.phase_steps.policy": 2000},
+            {"algorithm.behaviour_epochs": 0.0, "algorithm.critic_epochs": 0.0}),
 }  # fmt: skip
 
 
@@ -161,6 +164,16 @@ def test_prior_work_recipe_fast_sets_its_measured_choices_over_the_paper_default
     assert {key: OmegaConf.select(cfg, key) for key in fast} == fast
     assert {key: OmegaConf.select(default, key) for key in paper} == paper
     build_algorithm(compose_config([f"algorithm={algorithm}", "recipe=fast", *TINY]), 3, 1, torch.device("cpu"))
+
+
+def test_a_critics_recipe_options_come_with_the_critic_whatever_algorithm_chose_it():
+    """conf/critic_recipe/insupport_fast.yaml and conf/budget_critic/minutes_insupport.yaml: SfBC's and QGPO's critic
+    (their YAML picks it) and any other run on critic=insupport get them; a command-line value still wins."""
+    for chosen in (["algorithm=sfbc"], ["algorithm=qgpo"], ["algorithm=gmpo", "critic=insupport"]):
+        cfg = compose_config([*chosen, "recipe=fast"])
+        assert (cfg.critic.alpha, cfg.critic.support_actions, cfg.budget.phase_steps.critic) == (0.0, 1, 12000)
+    assert compose_config(["algorithm=sfbc", "recipe=fast", "critic.alpha=0.5"]).critic.alpha == 0.5
+    assert compose_config(["algorithm=gmpo", "recipe=fast"]).budget.phase_steps.critic == 20000  # IQL's: minutes'
 
 
 def test_recipe_reference_is_the_reference_protocol():
