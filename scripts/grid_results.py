@@ -37,6 +37,7 @@ SOURCES: dict[str, list[int] | str] = {
     "s31-2026-12-06.jsonl": "none",  # GMPO-VPSDE/ICFM halfcheetah; SfBC, IDQL, QGPO on walker2d and halfcheetah
     "s33-2026-12-06.jsonl": "none",  # the prior work under its 2026-12-06 recipe files
     "s33n-2026-12-06.jsonl": "none",  # QGPO under its 2026-12-06 recipe file (β = 0.3, SfBC's critic)
+    "s34-2026-12-07.jsonl": "none",  # seeds 1-2 and the tasks not yet run; Diffusion-QL with its warm start
 }
 #: file → algorithms whose rows there ran an earlier recipe file, replaced on 2026-12-06 (docs/algorithms.md): SfBC's
 #: and QGPO's critic at α = 1 (diverged), IDQL without a recipe file (lr 1e-4, no EMA, K = 16 argmax), SRPO at b = 0.
@@ -44,7 +45,7 @@ SOURCES: dict[str, list[int] | str] = {
 SUPERSEDED = {
     "s29-2026-12-05.jsonl": {"srpo"},
     "s31-2026-12-06.jsonl": {"sfbc", "idql", "qgpo"},
-    "s33-2026-12-06.jsonl": {"qgpo"},  # β = 3 and the first fast critic (K = 4, 5k steps)
+    "s33-2026-12-06.jsonl": {"qgpo", "dql"},  # QGPO: β = 3 and the first fast critic; DQL: no warm start (2026-12-07)
 }
 #: selection-2026-11-26.jsonl lines (K = 1 re-evaluations) standing for GMPO runs trained with K = 16.
 REEVALUATED = {
