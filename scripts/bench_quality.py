@@ -60,6 +60,8 @@ ABLATIONS = {
     "beta-0.1": ["algorithm.beta=0.1"],
     # SRPO's regulariser gradient with the control variate b = 1 (ε̂ − ε: the same expectation, less variance)
     "noise-baseline": ["algorithm.noise_baseline=true"],
+    # QGPO's β in units of Q̄'s spread over μ's support (σ_Q ≈ 2.75 on hopper and walker2d: 0.8 ≈ the file's 0.3 Q there)
+    "q-support-std-0.8": ["algorithm.q_normalization=support_std", "algorithm.beta=0.8"],
     # SfBC/QGPO's in-support critic: at α = 0 one support action is an unbiased backup at ~half the cost per step
     "support-1-critic-20k": ["critic.support_actions=1", "budget.phase_steps.critic=20000"],
     "support-4-critic-5k": ["critic.support_actions=4", "budget.phase_steps.critic=5000"],  # SfBC's first fast recipe
@@ -90,6 +92,7 @@ POLICY_PHASE_KEYS = (
     "algorithm.q_scale",
     "algorithm.target_distance",
     "algorithm.noise_baseline",
+    "algorithm.q_normalization",
     "sampling.",
     "eval.",
     "checkpoint.",

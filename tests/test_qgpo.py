@@ -140,6 +140,42 @@ def test_qgpo_picks_the_rewarded_mode_of_the_bandit():
     assert rewarded > 0.85, rewarded
 
 
+class LinearQ:
+    """A stand-in critic: Q̄(s, a) = c·Σa, so Q̄'s spread over μ's support is c times that of Σa."""
+
+    epochs, batch_size = 1, 256
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    def score(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.c * action.sum(-1)
+
+
+def test_beta_in_support_std_units_gives_the_same_energy_targets_at_any_reward_scale():
+    """q_normalization=support_std: σ_Q = sqrt(mean_s var_k Q̄(s, a_k)) scales with Q (c = 1 vs 40, same μ and
+    draws), so softmax(β·Q̄/σ_Q) is unchanged; "none" keeps σ = 1 (β in Q's units, the paper's) and saves σ_Q."""
+    data = bandit_data()
+    behaviour = make_model_factory("vpsde")()
+    scales = {}
+    for normalization, c in (("support_std", 1.0), ("support_std", 40.0), ("none", 40.0)):
+        qgpo = QGPO(lambda: GuidedPolicy(2, 1, behaviour, hidden_sizes=(8,)), LinearQ(c), torch.optim.Adam,
+                    torch.optim.Adam, beta=1.0, behaviour_epochs=1, epochs=1, support_actions=8, support_steps=3,
+                    q_normalization=normalization)  # fmt: skip
+        torch.manual_seed(0)
+        qgpo.phases()[-1].on_start(data)
+        scales[normalization, c] = qgpo.q_scale
+    assert scales["support_std", 40.0] == pytest.approx(40.0 * scales["support_std", 1.0], rel=1e-5)
+    assert scales["none", 40.0] == 1.0 and scales["support_std", 1.0] > 0.0
+    q = torch.randn(4, 8)
+    one, forty = (torch.softmax(c * q / scales["support_std", c], dim=1) for c in (1.0, 40.0))
+    torch.testing.assert_close(one, forty)
+    assert QGPO.state_scalars == ("q_scale",)  # checkpointed: a resumed energy phase keeps its unit
+    with pytest.raises(ValueError, match=r"^algorithm.q_normalization must be one of \('none', 'support_std'\), got 'std'$"):
+        QGPO(lambda: GuidedPolicy(2, 1, behaviour), LinearQ(1.0), torch.optim.Adam, torch.optim.Adam, beta=1.0,
+             behaviour_epochs=1, epochs=1, q_normalization="std")  # fmt: skip
+
+
 @pytest.mark.parametrize("path", ["vpsde", "icfm"])
 def test_qgpo_trains_and_deploys_from_its_yaml(tmp_path, smoke_args, path):
     run_train([*smoke_args, "algorithm=qgpo", f"path={path}", "critic.q_net.hidden_sizes=[16]",
