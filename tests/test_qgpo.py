@@ -171,7 +171,8 @@ def test_beta_in_support_std_units_gives_the_same_energy_targets_at_any_reward_s
     one, forty = (torch.softmax(c * q / scales["support_std", c], dim=1) for c in (1.0, 40.0))
     torch.testing.assert_close(one, forty)
     assert QGPO.state_scalars == ("q_scale",)  # checkpointed: a resumed energy phase keeps its unit
-    with pytest.raises(ValueError, match=r"^algorithm.q_normalization must be one of \('none', 'support_std'\), got 'std'$"):
+    refused = r"^algorithm.q_normalization must be one of \('none', 'support_std'\), got 'std'$"
+    with pytest.raises(ValueError, match=refused):
         QGPO(lambda: GuidedPolicy(2, 1, behaviour), LinearQ(1.0), torch.optim.Adam, torch.optim.Adam, beta=1.0,
              behaviour_epochs=1, epochs=1, q_normalization="std")  # fmt: skip
 
