@@ -129,7 +129,7 @@ class DQL(DataActionBox, Algorithm):
         return {"bc_loss": loss.detach()}
 
     def copy_to_target_policy(self) -> None:
-        """π̄ ← π (the EMA's averaging restarts from here)."""
+        """π̄ ← π; the joint phase's first EMA update (step ``ema_start``) copies π again, then averages."""
         self.target_policy.module.load_state_dict(self.policy.state_dict())
 
     def start_critic(self, data: Transitions) -> None:
