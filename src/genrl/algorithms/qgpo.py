@@ -99,18 +99,19 @@ class QGPO(BehaviourModel, Algorithm):
         return self.critic.update(batch, next_actions)
 
     @torch.no_grad()
-    def support_q(self, obs: Tensor) -> Tensor:
-        """Q̄(s, a_k) for K = ``support_actions`` actions a_k of μ per state: shape (B, K)."""
+    def support_q(self, obs: Tensor) -> tuple[Tensor, Tensor]:
+        """K = ``support_actions`` actions a_k of μ per state (B, K, A) and their Q̄(s, a_k) (B, K)."""
         actions = support_actions(self.behaviour, obs, self.support_actions, self.support_steps)
         batch_size, k = actions.shape[:2]
-        return self.critic.score(obs.repeat_interleave(k, dim=0), actions.reshape(batch_size * k, -1)).view(-1, k)
+        q = self.critic.score(obs.repeat_interleave(k, dim=0), actions.reshape(batch_size * k, -1))
+        return actions, q.view(batch_size, k)
 
     def fit_q_scale(self, data: Transitions, states: int = 4096) -> None:
         """σ_Q on up to ``states`` dataset states (``q_normalization="support_std"``; 1 for ``"none"``)."""
         if self.q_normalization == "none":
             return
         obs = data.obs[torch.randperm(len(data), device=data.device)[:states]]
-        variance = torch.cat([self.support_q(chunk).var(dim=1) for chunk in obs.split(self.batch_size)])
+        variance = torch.cat([self.support_q(chunk)[1].var(dim=1) for chunk in obs.split(self.batch_size)])
         scale = float(variance.mean().sqrt())
         if not scale > 0.0:
             raise ValueError("algorithm.q_normalization=support_std: Q̄ is constant over μ's support; no spread to "
@@ -130,10 +131,8 @@ class QGPO(BehaviourModel, Algorithm):
         return -(target * F.log_softmax(logits, dim=1)).sum(1).mean()
 
     def update_energy(self, batch: Batch) -> Metrics:
-        actions = support_actions(self.behaviour, batch.obs, self.support_actions, self.support_steps)
-        batch_size, k = actions.shape[:2]
-        q = self.critic.score(batch.obs.repeat_interleave(k, dim=0), actions.reshape(batch_size * k, -1))
-        loss = self.energy_loss(batch.obs, actions, q.view(batch_size, k))
+        actions, q = self.support_q(batch.obs)
+        loss = self.energy_loss(batch.obs, actions, q)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
