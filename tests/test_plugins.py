@@ -148,3 +148,29 @@ def test_idql_trains_and_deploys_from_its_yaml_alone(tmp_path, smoke_args):
 def test_the_worked_example_is_one_module_and_one_yaml():
     module = Path(REPO / "src/genrl/algorithms/idql.py").read_text()
     assert len(module.splitlines()) < 70 and (REPO / "conf/algorithm/idql.yaml").exists()
+
+
+def test_idqls_greedy_variant_under_recipe_fast_is_bc_with_selection(tmp_path):
+    """recipe=fast's BC-GVP (EMA 0.999, lr 1e-3, K = 16 by the IQL critic's Q at noise 0.5) is IDQL's argmax variant
+    step for step: the same critic, policy and evaluation scores, so BC-GVP's rows stand for it (docs/algorithms.md)."""
+    common = ["recipe=fast", "budget=smoke", "logger=none", "seed=3"]
+    greedy = ["sampling.selection=argmax", "sampling.candidates=16", "sampling.noise_scale=0.5"]
+    for name, args in (("bc", ["algorithm=bc"]), ("idql", ["algorithm=idql", *greedy])):
+        run_train([*common, *args, f"hydra.run.dir={tmp_path / name}"], tmp_path)
+    bc, idql = (json.loads((tmp_path / n / "results.json").read_text()) for n in ("bc", "idql"))
+    assert bc["sampling"] == idql["sampling"] and bc["critic"] == idql["critic"] == "iql"
+    assert (bc["score_final"], bc["curve"]) == (idql["score_final"], idql["curve"])
+    states = [torch.load(tmp_path / n / "checkpoint.pt", weights_only=False)["algorithm"] for n in ("bc", "idql")]
+    for key in ("policy", "critic"):
+        flat = [dict(_tensors(s[key])) for s in states]
+        assert len(flat[0]) > 4 and flat[0].keys() == flat[1].keys()
+        assert all(torch.equal(flat[0][k], flat[1][k]) for k in flat[0]), key
+
+
+def _tensors(state, prefix=""):
+    """(dotted key, tensor) pairs of a nested state dict."""
+    if isinstance(state, torch.Tensor):
+        yield prefix, state
+    elif isinstance(state, dict):
+        for key, value in state.items():
+            yield from _tensors(value, f"{prefix}.{key}")
