@@ -38,6 +38,8 @@ SOURCES: dict[str, list[int] | str] = {
     "s33-2026-12-06.jsonl": "none",  # the prior work under its 2026-12-06 recipe files
     "s33n-2026-12-06.jsonl": "none",  # QGPO under its 2026-12-06 recipe file (β = 0.3, SfBC's critic)
     "s34-2026-12-07.jsonl": "none",  # seeds 1-2 and the tasks not yet run; Diffusion-QL with its warm start
+    "s34-qgpo-qnorm-2026-12-07.jsonl": [1, 2, 3],  # QGPO seed 0 at β = 0.8 σ_Q: its recipe file from 2026-12-07
+    "s35-2026-12-07.jsonl": "none",  # QGPO at β = 0.8 σ_Q; IDQL walker2d; FQL hopper sets
 }
 #: file → algorithms whose rows there ran an earlier recipe file, replaced on 2026-12-06 (docs/algorithms.md): SfBC's
 #: and QGPO's critic at α = 1 (diverged), IDQL without a recipe file (lr 1e-4, no EMA, K = 16 argmax), SRPO at b = 0.
@@ -46,6 +48,8 @@ SUPERSEDED = {
     "s29-2026-12-05.jsonl": {"srpo"},
     "s31-2026-12-06.jsonl": {"sfbc", "idql", "qgpo"},
     "s33-2026-12-06.jsonl": {"qgpo", "dql"},  # QGPO: β = 3 and the first fast critic; DQL: no warm start (2026-12-07)
+    "s33n-2026-12-06.jsonl": {"qgpo"},  # QGPO at β = 0.3 in Q's units (its file until 2026-12-07: β = 0.8 σ_Q)
+    "s34-2026-12-07.jsonl": {"qgpo"},
 }
 #: selection-2026-11-26.jsonl lines (K = 1 re-evaluations) standing for GMPO runs trained with K = 16.
 REEVALUATED = {
