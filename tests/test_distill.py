@@ -9,6 +9,7 @@ import torch
 
 from conftest import run_train
 from genrl.algorithms import GMPO
+from genrl.cli.distill import fit_student, student_sampler
 from genrl.cli.distill import main as distill_main
 from genrl.models import GenerativeModel
 from genrl.models.one_step import OneStepPolicy, distillation_loss
@@ -46,6 +47,24 @@ def test_the_noise_sampler_is_the_sampler_at_the_same_noise():
     torch.manual_seed(3)
     noise = torch.randn(6, 1)
     torch.testing.assert_close(GMPO.make_noise_sampler(model, sampling)(obs, noise), expected, atol=1e-6, rtol=0)
+
+
+def test_the_distilled_policy_acts_with_the_teachers_action_distribution():
+    """The teacher Φ(z; s) starts its solver from τ·z, so the student fitted to it acts at z ~ N(0, I): its actions at
+    a state have the teacher's acting mean and spread (acting at τ·z again would halve the spread at τ = 0.5)."""
+    torch.manual_seed(0)
+    net = TemporalSpatialResidualNet(1, 2, (16,), t_dim=4, cond_hidden_dim=4, t_cond_hidden_dim=4)
+    model = GenerativeModel(net, AffinePath(GVPSchedule()))
+    sampling = {"steps": 5, "method": "euler", "noise_scale": 0.5}
+    teacher = GMPO.make_noise_sampler(model, sampling)
+    student = OneStepPolicy(2, 1, [64, 64], [-5.0], [5.0])  # a box wide enough that no action is clamped
+    fit_student(student, teacher, torch.randn(4096, 2), steps=400, batch_size=256, lr=3e-3)
+    obs = torch.tensor([[0.0, 0.0], [1.0, -1.0], [-0.5, 2.0]]).repeat_interleave(4000, dim=0)
+    with torch.no_grad():
+        distilled = student_sampler(student)(obs).view(3, 4000)
+        acting = GMPO.make_sampler(model, {**sampling, "candidates": 1})(obs).view(3, 4000)
+    torch.testing.assert_close(distilled.mean(1), acting.mean(1), atol=0.04, rtol=0)  # 3 standard errors
+    torch.testing.assert_close(distilled.std(1), acting.std(1), rtol=0.08, atol=0)
 
 
 def test_genrl_distill_distils_and_evaluates_a_run(tmp_path, smoke_args):

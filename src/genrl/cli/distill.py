@@ -4,10 +4,13 @@ The teacher is the run's acting weights drawn as its sampler draws one action (`
 no candidate selection, which is not a function of the noise), read as a map from the noise z to the action
 (:meth:`genrl.algorithms.base.Algorithm.make_noise_sampler`). μ(s, z) (:class:`genrl.models.one_step.OneStepPolicy`)
 is fitted by mean‖μ(s, z) − Φ(z; s)‖² on the run's (normalised) dataset states, then evaluated on the run's task
-like the run's own final evaluation. ``RUN_DIR/distill/`` (or ``--out``) gets results.json (score, distillation
-loss, inference cost, training time; ``genrl-report`` reads it as algorithm ``<name>-distilled``) and
-``one_step.pt`` (μ's weights, dims, action box, observation normalisation) and ``policy.ts``, μ with the
-normalisation as one TorchScript file (``torch.jit.load("policy.ts")(obs)``, no genrl needed).
+like the run's own final evaluation. Φ already starts its solver from τ·z (τ the run's ``noise_scale``), so μ acts
+at z ~ N(0, I) (:func:`student_sampler`): μ(s, z) ≈ Φ(z; s) is the teacher's own action distribution.
+
+``RUN_DIR/distill/`` (or ``--out``) gets results.json (score, distillation loss, inference cost, training time;
+``genrl-report`` reads it as algorithm ``<name>-distilled``), ``one_step.pt`` (μ's weights, dims, action box,
+observation normalisation) and ``policy.ts``, μ with the normalisation as one TorchScript file
+(``torch.jit.load("policy.ts")(obs)``, no genrl needed).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 
 from genrl.acting.cost import measure_act_cost, networks_of
 from genrl.acting.export import export_policy
@@ -37,6 +42,7 @@ from genrl.training.checkpoint import load_checkpoint
 
 STUDENT_FILE = "one_step.pt"
 EXPORT_FILE = "policy.ts"  # TorchScript, runnable without genrl (genrl.acting.export)
+STUDENT_NOISE_SCALE = 1.0  # μ(s, z) is fitted at z ~ N(0, I) to Φ(z; s), which starts from τ·z
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,18 +78,11 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
     obs = prepared.data.obs
     box = meta.get("action_box")
     student = OneStepPolicy(meta["obs_dim"], meta["action_dim"], args.hidden_sizes, *(box or (None, None))).to(device)
-    optimizer = torch.optim.Adam(student.parameters(), lr=args.lr)
-    start, losses = time.perf_counter(), []
-    for _ in range(args.steps):
-        index = torch.randint(0, obs.shape[0], (args.batch_size,), device=device)
-        loss = distillation_loss(student, teacher, obs[index])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.detach())
+    start = time.perf_counter()
+    losses = fit_student(student, teacher, obs, args.steps, args.batch_size, args.lr)
     wall = time.perf_counter() - start
     student.eval()
-    act = ActingPolicy(student.sampler(cfg.sampling.noise_scale), prepared.normalizer)
+    act = ActingPolicy(student_sampler(student), prepared.normalizer)
     episodes = args.episodes or cfg.eval.final_episodes
     ev = cfg.eval
     evaluator = Evaluator(
@@ -99,7 +98,8 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
     out = args.out or args.run_dir / "distill"
     torch.save({"policy": student.state_dict(), "hidden_sizes": list(args.hidden_sizes), "obs_dim": meta["obs_dim"],
                 "action_dim": meta["action_dim"], "action_box": box, "obs_normalizer": meta.get("obs_normalizer"),
-                "noise_scale": cfg.sampling.noise_scale}, _mkdir(out) / STUDENT_FILE)  # fmt: skip
+                "noise_scale": STUDENT_NOISE_SCALE, "teacher_noise_scale": cfg.sampling.noise_scale},
+               _mkdir(out) / STUDENT_FILE)  # fmt: skip
     results = {
         "algorithm": f"{cfg.algorithm.name}-distilled",
         "path": cfg.path.name,
@@ -128,11 +128,37 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
         **comparability(prepared.task),
         **measure_act_cost(act, meta["obs_dim"], device, networks_of(student)),
     }
-    scale = cfg.sampling.noise_scale
-    export_policy(student, lambda s, z: student.act(s, scale * z), prepared.normalizer, meta["obs_dim"],
+    export_policy(student, student.act, prepared.normalizer, meta["obs_dim"],
                   meta["action_dim"], out / EXPORT_FILE, device)  # fmt: skip
     write_json(results, out / RESULTS_FILE)
     return results
+
+
+def fit_student(
+    student: OneStepPolicy,
+    teacher: Callable[[Tensor, Tensor], Tensor],
+    obs: Tensor,
+    steps: int,
+    batch_size: int,
+    lr: float,
+) -> list[Tensor]:
+    """Adam on :func:`distillation_loss` over ``steps`` batches of states drawn from ``obs``; the per-step losses."""
+    optimizer = torch.optim.Adam(student.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        index = torch.randint(0, obs.shape[0], (batch_size,), device=obs.device)
+        loss = distillation_loss(student, teacher, obs[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.detach())
+    return losses
+
+
+def student_sampler(student: OneStepPolicy) -> Callable[[Tensor], Tensor]:
+    """μ acting as it was fitted: z ~ N(0, I). (The teacher's τ is inside Φ; scaling z by τ again would act as the
+    teacher at τ², a narrower policy than the one distilled.)"""
+    return student.sampler(STUDENT_NOISE_SCALE)
 
 
 def _mkdir(path: Path) -> Path:
