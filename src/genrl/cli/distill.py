@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,7 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
         "distill_steps": args.steps,
         "distill_batch_size": args.batch_size,
         "distill_loss": tail,  # mean over the last 100 steps
+        "distill_loss_curve": loss_curve(losses),
         "wall_time_s": round(wall, 2),
         "device": str(device),
         "score_scale": SCORE_SCALE,
@@ -153,6 +155,16 @@ def fit_student(
         optimizer.step()
         losses.append(loss.detach())
     return losses
+
+
+def loss_curve(losses: list[Tensor], points: int = 20) -> list[list[float]]:
+    """[[step, mean loss over the block of steps ending there], ...] in ``points`` equal blocks: whether the fit had
+    converged."""
+    if not losses:
+        return []
+    values = torch.stack(losses).double()
+    edges = torch.linspace(0, len(values), min(points, len(values)) + 1).round().long().tolist()
+    return [[end, values[start:end].mean().item()] for start, end in pairwise(edges)]
 
 
 def student_sampler(student: OneStepPolicy) -> Callable[[Tensor], Tensor]:
