@@ -39,7 +39,8 @@ SOURCES: dict[str, list[int] | str] = {
     "s33n-2026-12-06.jsonl": "none",  # QGPO under its 2026-12-06 recipe file (β = 0.3, SfBC's critic)
     "s34-2026-12-07.jsonl": "none",  # seeds 1-2 and the tasks not yet run; Diffusion-QL with its warm start
     "s34-qgpo-qnorm-2026-12-07.jsonl": [1, 2, 3],  # QGPO seed 0 at β = 0.8 σ_Q: its recipe file from 2026-12-07
-    "s35-2026-12-07.jsonl": "none",  # QGPO at β = 0.8 σ_Q; IDQL walker2d; FQL hopper sets
+    "s35-2026-12-07.jsonl": "none",  # QGPO at β = 0.8 σ_Q; IDQL walker2d; FQL hopper sets; GMPO-GVP hopper rerun
+    "s36-2026-12-07.jsonl": "none",  # GMPO-GVP seed-0 reruns (distillation teachers); IDQL walker2d seeds 1-2
 }
 #: file → algorithms whose rows there ran an earlier recipe file, replaced on 2026-12-06 (docs/algorithms.md): SfBC's
 #: and QGPO's critic at α = 1 (diverged), IDQL without a recipe file (lr 1e-4, no EMA, K = 16 argmax), SRPO at b = 0.
@@ -89,7 +90,25 @@ def recipe_rows(columns: set[tuple[str, str]] = GRID, superseded: bool = False) 
             out.append({**row, "sampling": again["sampling"], "score_final": again["score"],
                         "score_final_std": again["score_std"], "score_best": again["score"], "curve": None,
                         "source": f"selection-2026-11-26.jsonl:{number} (re-evaluation at K = 1)"})  # fmt: skip
-    return [{k: v for k, v in r.items() if k not in DROPPED} for r in out if (r["algorithm"], r["path"]) in columns]
+    kept = [{k: v for k, v in r.items() if k not in DROPPED} for r in out if (r["algorithm"], r["path"]) in columns]
+    return first_of_each_seed(kept)
+
+
+def first_of_each_seed(rows: list[dict]) -> list[dict]:
+    """One row per (task, algorithm, path, seed): a later row of the same cell is a rerun that checks the first (same
+    code path, same seed), not another seed. The first is kept with ``reproduced_by`` naming reruns that give the same
+    score_final to the last digit; a rerun that differs is reported on stderr."""
+    first: dict[tuple, dict] = {}
+    for row in rows:
+        key = (row["env"], row["algorithm"], row["path"], row["seed"])
+        if key not in first:
+            first[key] = row
+        elif row["score_final"] == first[key]["score_final"]:
+            first[key].setdefault("reproduced_by", []).append(row["source"])
+        else:
+            print(f"rerun {row['source']} of {first[key]['source']} scores {row['score_final']} against "
+                  f"{first[key]['score_final']}; the first is kept", file=sys.stderr)  # fmt: skip
+    return list(first.values())
 
 
 def main(argv: list[str] | None = None) -> int:
