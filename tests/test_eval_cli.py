@@ -78,3 +78,14 @@ def test_video_records_one_file_per_episode(run_dir, tmp_path):
     names = sorted(p.name for p in videos.glob("*.mp4"))
     assert names == ["Pendulum-v1-episode-0.mp4", "Pendulum-v1-episode-1.mp4"]
     assert [Path(v).name for v in summary["videos"]] == names and all((videos / n).stat().st_size > 0 for n in names)
+
+
+@pytest.mark.slow
+def test_a_guidance_scale_for_a_policy_without_guidance_is_one_line(run_dir):
+    proc = genrl_eval(run_dir, "--episodes", "1", "--guidance-scale", "2")
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "error: --guidance-scale 2.0: algorithm=gmpo acts without guidance (a guided policy, algorithm=qgpo, has a "
+        "guidance scale)"
+    )
+    proc = genrl_eval(run_dir, "--guidance-scale", "-1")
+    assert proc.returncode == 2 and "--guidance-scale: expected a number >= 0, got -1" in proc.stderr

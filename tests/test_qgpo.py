@@ -15,6 +15,7 @@ from gaussian_flows import OptimalNet
 from genrl import Agent
 from genrl.algorithms.qgpo import QGPO
 from genrl.building import build_algorithm
+from genrl.cli.eval import main as eval_main
 from genrl.config_checks import check_config
 from genrl.critics.insupport import InSupportCritic
 from genrl.errors import ConfigError
@@ -178,7 +179,7 @@ def test_beta_in_support_std_units_gives_the_same_energy_targets_at_any_reward_s
 
 
 @pytest.mark.parametrize("path", ["vpsde", "icfm"])
-def test_qgpo_trains_and_deploys_from_its_yaml(tmp_path, smoke_args, path):
+def test_qgpo_trains_and_deploys_from_its_yaml(tmp_path, smoke_args, path, capsys):
     run_train([*smoke_args, "algorithm=qgpo", f"path={path}", "critic.q_net.hidden_sizes=[16]",
                "algorithm.policy.hidden_sizes=[16]"], tmp_path)  # fmt: skip
     results = json.loads((tmp_path / "run" / "results.json").read_text())
@@ -187,6 +188,16 @@ def test_qgpo_trains_and_deploys_from_its_yaml(tmp_path, smoke_args, path):
     assert list(results["phase_steps"]) == ["behaviour", "critic", "policy"]
     agent = Agent.from_checkpoint(tmp_path / "run")
     assert agent.act(torch.zeros(3).numpy()).shape == (1,)
+    if path == "vpsde":  # genrl-eval --guidance-scale: w at evaluation, without retraining
+        own, same, strong = (_evaluate(capsys, tmp_path / "run", *w) for w in ([], ["1.0"], ["50"]))
+        assert "guidance_scale" not in own and same["guidance_scale"] == 1.0 and strong["guidance_scale"] == 50.0
+        assert same["returns"] == own["returns"] and strong["returns"] != own["returns"]
+
+
+def _evaluate(capsys, run, *guidance: str) -> dict:
+    capsys.readouterr()
+    assert eval_main([str(run), "--episodes", "2", *(["--guidance-scale", *guidance] if guidance else [])]) == 0
+    return json.loads(capsys.readouterr().out)
 
 
 def test_qgpo_options_are_checked_in_one_line():

@@ -63,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_argument("--temperature", type=float, help="softmax temperature (units of σ_A)")
     sampling.add_argument("--noise-scale", type=float, help="τ: initial noise N(0, τ²I)")
     sampling.add_argument("--sampling-steps", type=_positive_int, help="ODE steps of a generative policy")
+    sampling.add_argument("--guidance-scale", type=_non_negative, help="w of a guided policy (QGPO: v_μ + w·c_t·∇E)")
     parser.add_argument("--ref-min-score", type=float, help="R_min for scores (default: the run's task)")
     parser.add_argument("--ref-max-score", type=float, help="R_max for scores (default: the run's task)")
     parser.add_argument("--video", metavar="DIR", type=Path, help="record every episode as DIR/<env>-episode-<i>.mp4")
@@ -106,7 +107,14 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
     finished = check_finished(state, file, args.allow_unfinished, flag="--allow-unfinished")
     config = state["metadata"]["config"]
     run_eval, overrides = config.get("eval", {}), _sampling_overrides(args)
-    _, policy = load_acting_policy(state, device, **overrides)
+    weights, policy = load_acting_policy(state, device, **overrides)
+    if args.guidance_scale is not None:
+        if not hasattr(weights, "guidance_scale"):
+            raise GenrlError(
+                f"--guidance-scale {args.guidance_scale}: algorithm={config.get('algorithm', {}).get('name')} acts "
+                "without guidance (a guided policy, algorithm=qgpo, has a guidance scale)"
+            )
+        weights.guidance_scale = args.guidance_scale  # read at every solver step
     task = _task(state, file.parent, args)
     episodes = args.episodes or int(run_eval.get("final_episodes", 10))
     seed = args.seed
@@ -141,6 +149,7 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
         "seed": seed,
         "device": str(device),
         "sampling": {**config.get("sampling", {}), **overrides},
+        **({} if args.guidance_scale is None else {"guidance_scale": args.guidance_scale}),
         **result.summary(),
         "returns": result.returns.tolist(),
         "scores": result.scores.tolist(),
@@ -193,6 +202,13 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
 
 
 def _positive_int(text: str) -> int:
