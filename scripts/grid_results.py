@@ -57,6 +57,11 @@ REEVALUATED = {
     "hopper-v5-medium-replay": [7, 9, 11, 13, 15, 17, 19, 21, 23],  # GMPO-GVP, -ICFM, -VPSDE
     "hopper-v5-medium": [43, 45, 47, 49, 51, 53],  # GMPO-ICFM, -VPSDE (GMPO-GVP was trained with K = 1)
 }
+#: genrl-eval summaries (one per line) of finished runs re-evaluated at acting settings their recipe file took later
+#: (training does not read them): each stands for the training row of the same cell, as REEVALUATED does.
+ACTING_REEVALUATIONS = {
+    "qgpo-noise-2026-12-07.jsonl": "QGPO's file acts at noise 0.5 from 2026-12-07 (1.0 before)",
+}
 GRID = {("gmpo", "vpsde"), ("gmpo", "gvp"), ("gmpo", "icfm"), ("gmpg", "gvp"), ("bc", "gvp"), ("iql", "none")}
 #: issue 23's columns (``--prior-work``): the benchmark's prior work as genrl runs it under ``recipe=fast``.
 PRIOR_WORK = {("sfbc", "gvp"), ("idql", "gvp"), ("qgpo", "vpsde"), ("dql", "gvp"), ("srpo", "gvp")}
@@ -90,8 +95,24 @@ def recipe_rows(columns: set[tuple[str, str]] = GRID, superseded: bool = False) 
             out.append({**row, "sampling": again["sampling"], "score_final": again["score"],
                         "score_final_std": again["score_std"], "score_best": again["score"], "curve": None,
                         "source": f"selection-2026-11-26.jsonl:{number} (re-evaluation at K = 1)"})  # fmt: skip
+    out = with_acting_reevaluations(out)
     kept = [{k: v for k, v in r.items() if k not in DROPPED} for r in out if (r["algorithm"], r["path"]) in columns]
     return first_of_each_seed(kept)
+
+
+def with_acting_reevaluations(table: list[dict]) -> list[dict]:
+    """Each row of a cell (task, algorithm, path, seed) that ACTING_REEVALUATIONS re-evaluated takes the
+    re-evaluation's sampling and score (``score_best`` too: there is no learning curve at the new setting)."""
+    again = {}
+    for name in ACTING_REEVALUATIONS:
+        for number, summary in enumerate(rows(name), 1):
+            run = Path(summary["run_dir"])
+            algorithm, path = run.parts[-3].split("-")
+            key = (summary["env"], algorithm, path, int(run.name.removeprefix("seed=")))
+            again[key] = {"sampling": summary["sampling"], "score_final": summary["score"],
+                          "score_final_std": summary["score_std"], "score_best": summary["score"], "curve": None,
+                          "source": f"{name}:{number} (re-evaluation: {ACTING_REEVALUATIONS[name]})"}  # fmt: skip
+    return [{**r, **again.get((r["env"], r["algorithm"], r["path"], r["seed"]), {})} for r in table]
 
 
 def first_of_each_seed(rows: list[dict]) -> list[dict]:

@@ -141,9 +141,9 @@ PRIOR_WORK_FAST = {
     "sfbc": ({"critic.alpha": 0.0, "critic.support_actions": 1, "budget.phase_steps.critic": 12000},
              {"critic.alpha": 1.0, "critic.support_actions": 16}),
     "qgpo": ({"critic.alpha": 0.0, "critic.support_actions": 1, "budget.phase_steps.critic": 12000,
-              "algorithm.beta": 0.8, "algorithm.q_normalization": "support_std"},
+              "algorithm.beta": 0.8, "algorithm.q_normalization": "support_std", "sampling.noise_scale": 0.5},
              {"critic.alpha": 1.0, "critic.support_actions": 16, "algorithm.beta": 3.0,
-              "algorithm.q_normalization": "none"}),
+              "algorithm.q_normalization": "none", "sampling.noise_scale": 1.0}),
     # the regulariser's gradient with the control variate b = 1 (one draw of ω·ε̂ per state is mostly noise)
     # and a weak pull of Q in σ_A units (the 20k-step critic's gradient is wrong off the data)
     "srpo": ({"algorithm.noise_baseline": True, "algorithm.beta": 0.01},
