@@ -74,6 +74,7 @@ def test_genrl_distill_distils_and_evaluates_a_run(tmp_path, smoke_args):
     assert results["algorithm"] == "bc-distilled" and results["calls_per_action"] == 1
     assert results["act_ms_batch1"] > 0 and results["distill_loss"] >= 0 and results["teacher_score_final"] is not None
     assert [step for step, _ in results["distill_loss_curve"]] == list(range(1, 21))  # 20 steps in 20 blocks
+    assert (results["student_hidden_sizes"], results["student_noise_scale"]) == ([8], 1.0)
     assert (tmp_path / "run" / "distill" / "one_step.pt").exists()
     deployed = torch.jit.load(str(tmp_path / "run" / "distill" / "policy.ts"))
     assert deployed(torch.zeros(3)).shape == (1,)

@@ -121,6 +121,8 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
         "return_std": summary.get("return_std"),
         "final_episodes": episodes,
         "dataset_score": prepared.dataset_score,
+        "student_hidden_sizes": list(args.hidden_sizes),
+        "student_noise_scale": STUDENT_NOISE_SCALE,
         "distill_steps": args.steps,
         "distill_batch_size": args.batch_size,
         "distill_loss": tail,  # mean over the last 100 steps
