@@ -7,6 +7,10 @@ is fitted by mean‖μ(s, z) − Φ(z; s)‖² on the run's (normalised) dataset
 like the run's own final evaluation. Φ already starts its solver from τ·z (τ the run's ``noise_scale``), so μ acts
 at z ~ N(0, I) (:func:`student_sampler`): μ(s, z) ≈ Φ(z; s) is the teacher's own action distribution.
 
+The teacher's multi-step solve is ~95 % of a fit that draws it afresh at every step, so by default it is solved once
+for ``--pairs`` (state, z) pairs (:func:`draw_pairs`, batched) that the student's steps then sample;
+``distill_loss_fresh`` is the fit's loss on pairs it never saw.
+
 ``RUN_DIR/distill/`` (or ``--out``) gets results.json (score, distillation loss, inference cost, training time;
 ``genrl-report`` reads it as algorithm ``<name>-distilled``), ``one_step.pt`` (μ's weights, dims, action box,
 observation normalisation) and ``policy.ts``, μ with the normalisation as one TorchScript file
@@ -20,6 +24,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -36,7 +41,7 @@ from genrl.config_checks import resolve_device
 from genrl.errors import GenrlError, one_line
 from genrl.evaluation import SCORE_SCALE, Evaluator, comparability
 from genrl.io import write_json
-from genrl.models.one_step import OneStepPolicy, distillation_loss
+from genrl.models.one_step import OneStepPolicy, matching_loss
 from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
 from genrl.seeding import seed_everything
 from genrl.training.checkpoint import load_checkpoint
@@ -44,6 +49,11 @@ from genrl.training.checkpoint import load_checkpoint
 STUDENT_FILE = "one_step.pt"
 EXPORT_FILE = "policy.ts"  # TorchScript, runnable without genrl (genrl.acting.export)
 STUDENT_NOISE_SCALE = 1.0  # μ(s, z) is fitted at z ~ N(0, I) to Φ(z; s), which starts from τ·z
+DEFAULT_PAIRS = 1_000_000  # teacher draws the student trains on: 20k steps × 256 visit each ~5 times
+FRESH_PAIRS = 16384  # held-out pairs for distill_loss_fresh
+TEACHER_CHUNK = 4096  # states per batched teacher solve
+
+TeacherBatch = tuple[Tensor, Tensor, Tensor]  # (obs, z, Φ(z; obs))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="where results.json and one_step.pt go (default RUN_DIR/distill)")
     parser.add_argument("--steps", type=int, default=20000, help="distillation steps (default 20000)")
     parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--pairs", type=int, default=DEFAULT_PAIRS,
+                        help=f"(state, z) pairs the teacher is solved for once, which the student samples "
+                             f"(default {DEFAULT_PAIRS}); 0: a fresh teacher solve at every step")  # fmt: skip
     parser.add_argument("--lr", type=float, default=3e-4, help="Adam's step size")
     parser.add_argument("--hidden-sizes", type=int, nargs="+", default=[256, 256],
                         help="μ's MLP widths (512 512 512 512, FQL's: a closer fit at ~2.5x the latency)")  # fmt: skip
@@ -81,8 +94,14 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
     box = meta.get("action_box")
     student = OneStepPolicy(meta["obs_dim"], meta["action_dim"], args.hidden_sizes, *(box or (None, None))).to(device)
     start = time.perf_counter()
-    losses = fit_student(student, teacher, obs, args.steps, args.batch_size, args.lr)
+    if args.pairs:
+        batches = draw_pairs(teacher, obs, student.action_dim, args.pairs).batches(obs, args.batch_size)
+    else:
+        batches = fresh_batches(teacher, obs, student.action_dim, args.batch_size)
+    teacher_time = time.perf_counter() - start
+    losses = fit_student(student, batches, args.steps, args.lr)
     wall = time.perf_counter() - start
+    fresh = fresh_loss(student, teacher, obs)
     student.eval()
     act = ActingPolicy(student_sampler(student), prepared.normalizer)
     episodes = args.episodes or cfg.eval.final_episodes
@@ -125,7 +144,10 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
         "student_noise_scale": STUDENT_NOISE_SCALE,
         "distill_steps": args.steps,
         "distill_batch_size": args.batch_size,
+        "distill_pairs": args.pairs or None,  # null: a fresh teacher draw at every step
         "distill_loss": tail,  # mean over the last 100 steps
+        "distill_loss_fresh": fresh,  # on FRESH_PAIRS pairs the fit never saw
+        "distill_teacher_time_s": round(teacher_time, 2),
         "distill_loss_curve": loss_curve(losses),
         "wall_time_s": round(wall, 2),
         "device": str(device),
@@ -139,25 +161,70 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def fit_student(
-    student: OneStepPolicy,
-    teacher: Callable[[Tensor, Tensor], Tensor],
-    obs: Tensor,
-    steps: int,
-    batch_size: int,
-    lr: float,
-) -> list[Tensor]:
-    """Adam on :func:`distillation_loss` over ``steps`` batches of states drawn from ``obs``; the per-step losses."""
+@dataclass(frozen=True)
+class TeacherPairs:
+    """Teacher solves drawn once: dataset state indices, their noises z ~ N(0, I) and Φ(z; s)."""
+
+    index: Tensor
+    noise: Tensor
+    target: Tensor
+
+    def batches(self, obs: Tensor, batch_size: int) -> Callable[[], TeacherBatch]:
+        """Uniform minibatches (with replacement) of the pairs."""
+
+        def batch() -> TeacherBatch:
+            pick = torch.randint(0, self.index.shape[0], (batch_size,), device=self.index.device)
+            return obs[self.index[pick]], self.noise[pick], self.target[pick]
+
+        return batch
+
+
+def draw_pairs(
+    teacher: Callable[[Tensor, Tensor], Tensor], obs: Tensor, action_dim: int, count: int, chunk: int = TEACHER_CHUNK
+) -> TeacherPairs:
+    """``count`` states drawn uniformly from ``obs``, one z ~ N(0, I) each, and the teacher's action, solved in
+    chunks (a batched solve costs less per state than one of the student's minibatches)."""
+    index = torch.randint(0, obs.shape[0], (count,), device=obs.device)
+    noise = torch.randn(count, action_dim, device=obs.device, dtype=obs.dtype)
+    with torch.no_grad():
+        target = torch.cat([teacher(obs[part], z) for part, z in zip(index.split(chunk), noise.split(chunk))])
+    return TeacherPairs(index, noise, target)
+
+
+def fresh_batches(
+    teacher: Callable[[Tensor, Tensor], Tensor], obs: Tensor, action_dim: int, batch_size: int
+) -> Callable[[], TeacherBatch]:
+    """Minibatches with a new teacher solve each: states drawn from ``obs``, z ~ N(0, I)."""
+
+    def batch() -> TeacherBatch:
+        states = obs[torch.randint(0, obs.shape[0], (batch_size,), device=obs.device)]
+        noise = torch.randn(batch_size, action_dim, device=obs.device, dtype=obs.dtype)
+        with torch.no_grad():
+            return states, noise, teacher(states, noise)
+
+    return batch
+
+
+def fit_student(student: OneStepPolicy, batches: Callable[[], TeacherBatch], steps: int, lr: float) -> list[Tensor]:
+    """Adam on :func:`~genrl.models.one_step.matching_loss` over ``steps`` minibatches; the per-step losses."""
     optimizer = torch.optim.Adam(student.parameters(), lr=lr)
     losses = []
     for _ in range(steps):
-        index = torch.randint(0, obs.shape[0], (batch_size,), device=obs.device)
-        loss = distillation_loss(student, teacher, obs[index])
+        loss = matching_loss(student, *batches())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         losses.append(loss.detach())
     return losses
+
+
+def fresh_loss(
+    student: OneStepPolicy, teacher: Callable[[Tensor, Tensor], Tensor], obs: Tensor, count: int = FRESH_PAIRS
+) -> float:
+    """The matching loss on ``count`` new (state, z) pairs: the fit's error where it did not train."""
+    pairs = draw_pairs(teacher, obs, student.action_dim, count)
+    with torch.no_grad():
+        return matching_loss(student, obs[pairs.index], pairs.noise, pairs.target).item()
 
 
 def loss_curve(losses: list[Tensor], points: int = 20) -> list[list[float]]:
@@ -183,8 +250,8 @@ def _mkdir(path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.steps < 0 or args.batch_size < 1:
-        print("error: --steps must be >= 0 and --batch-size >= 1", file=sys.stderr)
+    if args.steps < 0 or args.batch_size < 1 or args.pairs < 0:
+        print("error: --steps and --pairs must be >= 0 and --batch-size >= 1", file=sys.stderr)
         return 2
     try:
         results = distill(args)
