@@ -9,12 +9,13 @@ import torch
 
 from conftest import run_train
 from genrl.algorithms import GMPO
-from genrl.cli.distill import draw_pairs, fit_student, fresh_batches, fresh_loss, student_sampler
 from genrl.cli.distill import main as distill_main
+from genrl.cli.distill import student_sampler
 from genrl.models import GenerativeModel
 from genrl.models.one_step import OneStepPolicy, distillation_loss
 from genrl.networks import TemporalSpatialResidualNet
 from genrl.paths import AffinePath, GVPSchedule
+from genrl.training.distillation import draw_pairs, fit_student, fresh_batches, fresh_loss
 
 
 def test_the_distillation_loss_to_a_fixed_gaussian_teacher_reaches_1e_3():

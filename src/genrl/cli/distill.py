@@ -8,7 +8,7 @@ like the run's own final evaluation. Φ already starts its solver from τ·z (τ
 at z ~ N(0, I) (:func:`student_sampler`): μ(s, z) ≈ Φ(z; s) is the teacher's own action distribution.
 
 The teacher's multi-step solve is ~95 % of a fit that draws it afresh at every step, so by default it is solved once
-for ``--pairs`` (state, z) pairs (:func:`draw_pairs`, batched) that the student's steps then sample;
+for ``--pairs`` (state, z) pairs (:mod:`genrl.training.distillation`, batched) that the student's steps then sample;
 ``distill_loss_fresh`` is the fit's loss on pairs it never saw.
 
 ``RUN_DIR/distill/`` (or ``--out``) gets results.json (score, distillation loss, inference cost, training time;
@@ -24,8 +24,6 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +39,16 @@ from genrl.config_checks import resolve_device
 from genrl.errors import GenrlError, one_line
 from genrl.evaluation import SCORE_SCALE, Evaluator, comparability
 from genrl.io import write_json
-from genrl.models.one_step import OneStepPolicy, matching_loss
+from genrl.models.one_step import OneStepPolicy
 from genrl.run_folder import CHECKPOINT_FILE, RESULTS_FILE
 from genrl.seeding import seed_everything
 from genrl.training.checkpoint import load_checkpoint
+from genrl.training.distillation import draw_pairs, fit_student, fresh_batches, fresh_loss, loss_curve
 
 STUDENT_FILE = "one_step.pt"
 EXPORT_FILE = "policy.ts"  # TorchScript, runnable without genrl (genrl.acting.export)
 STUDENT_NOISE_SCALE = 1.0  # μ(s, z) is fitted at z ~ N(0, I) to Φ(z; s), which starts from τ·z
 DEFAULT_PAIRS = 1_000_000  # teacher draws the student trains on: 20k steps × 256 visit each ~5 times
-FRESH_PAIRS = 16384  # held-out pairs for distill_loss_fresh
-TEACHER_CHUNK = 4096  # states per batched teacher solve
-
-TeacherBatch = tuple[Tensor, Tensor, Tensor]  # (obs, z, Φ(z; obs))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,82 +155,6 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
                   meta["action_dim"], out / EXPORT_FILE, device)  # fmt: skip
     write_json(results, out / RESULTS_FILE)
     return results
-
-
-@dataclass(frozen=True)
-class TeacherPairs:
-    """Teacher solves drawn once: dataset state indices, their noises z ~ N(0, I) and Φ(z; s)."""
-
-    index: Tensor
-    noise: Tensor
-    target: Tensor
-
-    def batches(self, obs: Tensor, batch_size: int) -> Callable[[], TeacherBatch]:
-        """Uniform minibatches (with replacement) of the pairs."""
-
-        def batch() -> TeacherBatch:
-            pick = torch.randint(0, self.index.shape[0], (batch_size,), device=self.index.device)
-            return obs[self.index[pick]], self.noise[pick], self.target[pick]
-
-        return batch
-
-
-def draw_pairs(
-    teacher: Callable[[Tensor, Tensor], Tensor], obs: Tensor, action_dim: int, count: int, chunk: int = TEACHER_CHUNK
-) -> TeacherPairs:
-    """``count`` states drawn uniformly from ``obs``, one z ~ N(0, I) each, and the teacher's action, solved in
-    chunks (a batched solve costs less per state than one of the student's minibatches)."""
-    index = torch.randint(0, obs.shape[0], (count,), device=obs.device)
-    noise = torch.randn(count, action_dim, device=obs.device, dtype=obs.dtype)
-    with torch.no_grad():
-        target = torch.cat([teacher(obs[part], z) for part, z in zip(index.split(chunk), noise.split(chunk))])
-    return TeacherPairs(index, noise, target)
-
-
-def fresh_batches(
-    teacher: Callable[[Tensor, Tensor], Tensor], obs: Tensor, action_dim: int, batch_size: int
-) -> Callable[[], TeacherBatch]:
-    """Minibatches with a new teacher solve each: states drawn from ``obs``, z ~ N(0, I)."""
-
-    def batch() -> TeacherBatch:
-        states = obs[torch.randint(0, obs.shape[0], (batch_size,), device=obs.device)]
-        noise = torch.randn(batch_size, action_dim, device=obs.device, dtype=obs.dtype)
-        with torch.no_grad():
-            return states, noise, teacher(states, noise)
-
-    return batch
-
-
-def fit_student(student: OneStepPolicy, batches: Callable[[], TeacherBatch], steps: int, lr: float) -> list[Tensor]:
-    """Adam on :func:`~genrl.models.one_step.matching_loss` over ``steps`` minibatches; the per-step losses."""
-    optimizer = torch.optim.Adam(student.parameters(), lr=lr)
-    losses = []
-    for _ in range(steps):
-        loss = matching_loss(student, *batches())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.detach())
-    return losses
-
-
-def fresh_loss(
-    student: OneStepPolicy, teacher: Callable[[Tensor, Tensor], Tensor], obs: Tensor, count: int = FRESH_PAIRS
-) -> float:
-    """The matching loss on ``count`` new (state, z) pairs: the fit's error where it did not train."""
-    pairs = draw_pairs(teacher, obs, student.action_dim, count)
-    with torch.no_grad():
-        return matching_loss(student, obs[pairs.index], pairs.noise, pairs.target).item()
-
-
-def loss_curve(losses: list[Tensor], points: int = 20) -> list[list[float]]:
-    """[[step, mean loss over the block of steps ending there], ...] in ``points`` equal blocks: whether the fit had
-    converged."""
-    if not losses:
-        return []
-    values = torch.stack(losses).double()
-    edges = torch.linspace(0, len(values), min(points, len(values)) + 1).round().long().tolist()
-    return [[end, values[start:end].mean().item()] for start, end in pairwise(edges)]
 
 
 def student_sampler(student: OneStepPolicy) -> Callable[[Tensor], Tensor]:
