@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # every test here runs train.py
 
 RESULT_KEYS = {
     "algorithm", "path", "env", "seed", "score_final", "score_best", "return_mean", "return_std", "dataset_score",
-    "dataset_transitions", "steps", "wall_time_s", "device", "eval_env", "curve", "budget",
+    "dataset_transitions", "steps", "wall_time_s", "device", "eval_env", "curve", "budget", "torch_threads",
 }  # fmt: skip
 DEMO_TRANSITIONS, DEMO_SCORE = 60_000, 46.01  # scripts/make_demo_dataset.py
 

@@ -236,6 +236,7 @@ def summarize(cfg, task: Task, data: Transitions, dataset_score, outcome: Traini
         **comparability(task),
         "genrl_version": genrl.__version__,
         "torch_version": torch.__version__,
+        "torch_threads": torch.get_num_threads(),  # CPU float reductions, so the last digits, depend on it
         "host": platform.node(),
     }
 
