@@ -147,6 +147,7 @@ def distill(args: argparse.Namespace) -> dict[str, Any]:
         "distill_loss_curve": loss_curve(losses),
         "wall_time_s": round(wall, 2),
         "device": str(device),
+        "torch_threads": torch.get_num_threads(),
         "score_scale": SCORE_SCALE,
         **comparability(prepared.task),
         **measure_act_cost(act, meta["obs_dim"], device, networks_of(student)),
