@@ -49,15 +49,6 @@ class OneStepPolicy(BoxedMLP):
         return sample
 
 
-def distillation_loss(student: OneStepPolicy, teacher: Callable[[Tensor, Tensor], Tensor], obs: Tensor) -> Tensor:
-    """mean‖μ(s, z) − Φ(z; s)‖² over the batch and the action's dimensions at one z ~ N(0, I) per state: the one-step
-    policy matched to a teacher that maps the same noise to an action (no gradient through the teacher)."""
-    noise = torch.randn(obs.shape[0], student.action_dim, device=obs.device, dtype=obs.dtype)
-    with torch.no_grad():
-        target = teacher(obs, noise)
-    return matching_loss(student, obs, noise, target)
-
-
 def matching_loss(student: OneStepPolicy, obs: Tensor, noise: Tensor, target: Tensor) -> Tensor:
     """mean‖μ(s, z) − target‖² over the batch and the action's dimensions."""
     return (student(obs, noise) - target).pow(2).mean()
