@@ -69,6 +69,9 @@ ABLATIONS = {
     # FQL's distillation weight α against −Q/mean|Q| (paper's 10; TD3+BC's 2.5·Q/mean|Q| + MSE is α = 0.4)
     "alpha-1": ["algorithm.alpha=1"],
     "alpha-0.3": ["algorithm.alpha=0.3"],
+    "alpha-100": ["algorithm.alpha=100"],
+    "alpha-1000": ["algorithm.alpha=1000"],
+    "pairs-1m": ["algorithm.teacher_pairs=1000000"],  # FQL: the teacher solved once for 1M (state, z) pairs
     # FQL's Q term in units of Q's spread over behaviour actions (invariant to Q's offset) instead of mean|Q|
     "q-spread": ["algorithm.q_scale=action_spread"],
     # α as a dual holding the distillation at ε·σ_b² (the behaviour's own action variance at a state)
@@ -91,6 +94,7 @@ POLICY_PHASE_KEYS = (
     "algorithm.alpha",
     "algorithm.q_scale",
     "algorithm.target_distance",
+    "algorithm.teacher_pairs",
     "algorithm.noise_baseline",
     "algorithm.q_normalization",
     "sampling.",
@@ -145,9 +149,10 @@ def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
     """Start ``run_dir`` from the critic of a finished sibling run (another ablation, same run and seed) whose
     configuration differs only in :data:`POLICY_PHASE_KEYS`: its ``checkpoint.critic.pt`` (written at the end of
     the critic phase, the policy still at its initialisation) with this run's configuration, and its log so far.
-    Failing that, from a sibling's ``checkpoint.behaviour.pt`` (the end of the behaviour phase), where the config
-    may also differ in :data:`CRITIC_PHASE_KEYS` if no critic step came before it (SfBC, QGPO, SRPO, FQL, GMPG
-    clone μ first). train.py then resumes at the next phase: on CPU the same numbers as training that critic (or
+    Or from a sibling's ``checkpoint.behaviour.pt`` (the end of the behaviour phase), where the config may also
+    differ in :data:`CRITIC_PHASE_KEYS` if no critic step came before it (SfBC, QGPO, SRPO, FQL, GMPG clone μ
+    first). The donor that ended latest in its log is tried first (FQL with ``critic=iql`` trains the critic, then
+    the behaviour model). train.py then resumes at the next phase: on CPU the same numbers as training that critic (or
     behaviour model) again."""
     import torch
     from hydra import compose, initialize_config_dir
@@ -160,11 +165,9 @@ def fork_critic(runs: Path, run_dir: Path, overrides: list[str]) -> None:
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         config = OmegaConf.to_container(plain(compose("config", overrides=overrides)), resolve=True)
     seed_dir = run_dir.name
-    donors = sorted(runs.glob(f"*/{seed_dir}/checkpoint.critic.pt")) + sorted(
-        runs.glob(f"*/{seed_dir}/checkpoint.behaviour.pt")
-    )
-    for donor in donors:
-        state = torch.load(donor, map_location="cpu", weights_only=False)
+    states = {donor: torch.load(donor, map_location="cpu", weights_only=False) for donor in sorted(
+        [*runs.glob(f"*/{seed_dir}/checkpoint.critic.pt"), *runs.glob(f"*/{seed_dir}/checkpoint.behaviour.pt")])}
+    for donor, state in sorted(states.items(), key=lambda item: -item[1]["log_offset"]):  # the latest phase end first
         differing = differing_keys(config, state["metadata"]["config"])
         log = (donor.parent / "metrics.jsonl").read_bytes()[: state["log_offset"]]
         critic_trained = donor.name == "checkpoint.critic.pt" or b'"phase": "critic"' in log

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 import torch
 
-from bandit import bandit_data, make_model_factory, run_phase
+from bandit import bandit_data, make_critic, make_model_factory, rewarded_fraction, run_phase
 from conftest import compose_config, run_train
 from genrl import Agent
 from genrl.algorithms.fql import FQL
@@ -17,11 +18,35 @@ from genrl.models.one_step import OneStepPolicy
 from genrl.networks import DoubleQ
 
 
-def make_fql(path: str, alpha: float = 1.0) -> FQL:
-    critic = TDCritic(DoubleQ(2, 1, [64, 64]), lambda p: torch.optim.Adam(p, lr=1e-3), polyak=0.05)
+def make_fql(path: str, alpha: float = 1.0, critic=None, **options) -> FQL:
+    critic = critic or TDCritic(DoubleQ(2, 1, [64, 64]), lambda p: torch.optim.Adam(p, lr=1e-3), polyak=0.05)
     return FQL(lambda: OneStepPolicy(2, 1, [64, 64]), make_model_factory(path), critic,
                lambda p: torch.optim.Adam(p, lr=1e-3), lambda p: torch.optim.Adam(p, lr=1e-3),
-               alpha=alpha, behaviour_epochs=1, epochs=1, flow_steps=10)  # fmt: skip
+               alpha=alpha, behaviour_epochs=1, epochs=1, flow_steps=10, **options)  # fmt: skip
+
+
+@pytest.mark.parametrize("beta", [0.0, 3.0])
+def test_the_in_sample_critic_weights_the_multi_step_policy_and_stays_frozen(beta):
+    """``critic=iql``: the critic learns first, from the data's actions; β > 0 moves the multi-step policy (the
+    distillation target) onto the rewarded mode, β = 0 clones both modes; the policy phase leaves Q unchanged."""
+    torch.manual_seed(0)
+    data = bandit_data()
+    fql = make_fql("gvp", critic=make_critic(), behaviour_beta=beta, behaviour_ema_decay=0.9)
+    critic, behaviour, policy = fql.phases()
+    assert (critic.name, behaviour.name, policy.name) == ("critic", "behaviour", "policy")
+    run_phase(critic, data, 300)
+    run_phase(behaviour, data, 400, seed=1)
+    hit, _ = rewarded_fraction(fql.teacher_model)
+    assert hit > 0.85 if beta > 0 else 0.35 < hit < 0.65, f"β = {beta}: {hit:.0%} on the rewarded mode"
+    q_before = [p.detach().clone() for p in fql.critic.q.parameters()]
+    run_phase(policy, data, 20, seed=2)
+    assert all(torch.equal(a, b) for a, b in zip(q_before, fql.critic.q.parameters()))
+    assert fql.teacher_model is fql.behaviour_ema.module
+
+
+def test_advantage_weights_need_the_in_sample_critic():
+    with pytest.raises(ValueError, match=r"behaviour_beta=1.0 .* expected critic=iql"):
+        make_fql("gvp", behaviour_beta=1.0)
 
 
 @pytest.mark.slow
@@ -63,6 +88,21 @@ def test_fql_fast_recipe_acts_as_trained():
     assert (cfg.sampling.candidates, cfg.sampling.noise_scale) == (1, 1.0)
     assert cfg.algorithm.flow_steps == 5 and list(cfg.critic.q_net.hidden_sizes) == [256, 256]
     assert dict(cfg.budget.phase_steps)["behaviour"] == 20000 and dict(cfg.budget.phase_steps)["policy"] == 14000
+    assert cfg.algorithm.behaviour_beta == 0.0 and cfg.algorithm.teacher_pairs is None  # the paper's cloning
+
+
+def test_the_in_sample_variant_of_recipe_fast_composes_from_the_critic_choice():
+    """conf/algorithm_critic_recipe/fql_iql_fast.yaml: ``critic=iql`` brings GMPO's weighting, the EMA target, the
+    teacher pairs and the recipe's acting noise; a command-line value still wins; no other algorithm gets them."""
+    in_sample = ["algorithm=fql", "critic=iql", "recipe=fast"]
+    cfg = compose_config(in_sample)
+    algorithm, phase_steps = cfg.algorithm, dict(cfg.budget.phase_steps)
+    assert (algorithm.behaviour_beta, algorithm.behaviour_ema_decay) == (1.0, 0.999)
+    assert algorithm.behaviour_optimizer.lr == 1e-3 and algorithm.teacher_pairs == 1000000
+    assert cfg.sampling.noise_scale == 0.5 and phase_steps["critic"] == 20000
+    assert compose_config([*in_sample, "algorithm.behaviour_beta=0"]).algorithm.behaviour_beta == 0
+    assert compose_config(["algorithm=fql", "critic=iql"]).algorithm.behaviour_beta == 0.0  # recipe=reference
+    assert compose_config(["algorithm=srpo", "recipe=fast"]).algorithm.behaviour_optimizer.lr != 1e-3
 
 
 class AffineQ(torch.nn.Module):
@@ -144,3 +184,29 @@ def test_the_dual_alpha_holds_the_distillation_at_its_target_in_units_of_the_beh
         distances.append(metrics["distance"].item())
     assert sum(distances[-300:]) / 300 == pytest.approx(epsilon, rel=0.15)
     assert fql.log_alpha_shift != 0.0
+
+
+def test_teacher_pairs_are_the_teachers_solves_and_are_rebuilt_on_resume():
+    """``teacher_pairs``: Φ solved once at each pair's own state and noise; a run resumed inside the policy phase
+    rebuilds the same pairs from the checkpointed seed and takes the same step."""
+    torch.manual_seed(0)
+    data = bandit_data(512)
+    fql = make_fql("gvp", critic=make_critic(), teacher_pairs=1000)
+    critic, behaviour, policy = fql.phases()
+    run_phase(critic, data, 20)
+    run_phase(behaviour, data, 20, seed=1)
+    policy.on_start(data)
+    pairs = fql.pairs
+    assert pairs.index.shape == (1000,) and pairs.noise.shape == pairs.target.shape == (1000, 1)
+    head = pairs.index[:64]
+    assert torch.allclose(fql.teacher(data.obs[head], pairs.noise[:64]), pairs.target[:64], atol=1e-6)
+
+    resumed = make_fql("gvp", critic=make_critic(), teacher_pairs=1000)
+    resumed.load_state_dict(copy.deepcopy(fql.state_dict()))
+    resumed.phases()[2].on_resume(data)
+    assert all(torch.equal(a, b) for a, b in zip(vars(resumed.pairs).values(), vars(pairs).values()))
+    batch = data.batch(torch.arange(256))
+    for algorithm in (fql, resumed):
+        torch.manual_seed(5)
+        algorithm.update(batch)
+    assert all(torch.equal(a, b) for a, b in zip(fql.policy.parameters(), resumed.policy.parameters()))

@@ -357,6 +357,10 @@ class FQLConfig:
     q_scale: str  # the Q term's unit: mean_abs (the paper's mean|Q|) or action_spread (σ of Q over behaviour actions)
     target_distance: float | None  # null: α constant; else α is a dual holding the distillation at ε·σ_b²
     alpha_rate: float  # the dual's step on log α
+    behaviour_beta: float  # > 0 (critic=iql): the multi-step policy is advantage-weighted, exp(β·A/σ_A) (GMPO's)
+    behaviour_max_weight: float  # W_max of those weights
+    behaviour_ema_decay: float | None  # null: μ_φ itself is the distillation target; else its moving average
+    teacher_pairs: int | None  # null: Φ solved at every policy step; N: solved once for N (state, z) pairs
 
 
 @schema

@@ -1,6 +1,7 @@
 """Flow Q-learning (Park, Li, Levine, ICML 2025), on any genrl path: a multi-step generative behaviour policy, a
 one-step noise-conditioned policy μ(s, z) distilled from it while maximising Q, and the TD double-Q critic on μ's
-actions. Acting is one network call per action."""
+actions (or, ``critic=iql``, an in-sample critic and an advantage-weighted multi-step policy). Acting is one network
+call per action."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from torch import Tensor
 
 from genrl.algorithms.base import Algorithm
 from genrl.algorithms.policy_updates import BehaviourModel, DataActionBox
-from genrl.critics import TDCritic
+from genrl.critics import IQLCritic, TDCritic
+from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.critics.td import clipped_step
-from genrl.data.transitions import Batch
+from genrl.data.transitions import Batch, Transitions
 from genrl.models import GenerativeModel
+from genrl.models.ema import ema_of
 from genrl.models.one_step import OneStepPolicy
-from genrl.ranges import Count, NonNegative, Positive
+from genrl.ranges import Count, Decay, NonNegative, Positive
+from genrl.training.distillation import TeacherPairs, draw_pairs
 from genrl.training.phases import Metrics, Phase, frozen
 
 Q_SCALES = ("mean_abs", "action_spread")
@@ -48,20 +52,32 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
       ``alpha_rate``). How far the policy may move is then set in units of the data's action noise, whatever Q's
       scale and however sharply the critic's values change off the data.
 
+    ``teacher_pairs=N`` solves Φ_φ once, as the policy phase starts, for N (state, z) pairs (states drawn from the
+    dataset, z ~ N(0, I), from a seed kept in the state), and each step's distillation and Q term use a minibatch of
+    them instead of a new solve (the solve is most of a step; ``genrl-distill --pairs``). The TD critic's step still
+    uses the trainer's batch.
+
+    ``critic=iql`` (not the paper's) learns Q in-sample, from the dataset's actions only (IQL's expectile backups,
+    trained to completion in a phase of its own before the behaviour phase), so μ_θ's Q term is never bootstrapped
+    from its own actions. With it, ``behaviour_beta=β > 0`` clones the multi-step policy by advantage-weighted
+    regression (GMPO's objective): L(φ) = mean min(exp(β·A(s, a)/σ_A), W_max)·ℓ_φ(a | s), A = min(Q1, Q2) − V, σ_A
+    its std over the dataset, W_max = ``behaviour_max_weight``; ``behaviour_ema_decay`` makes an exponential moving
+    average of μ_φ the distillation target. β = 0 is the paper's plain cloning.
+
     Acting: a = μ_θ(s, z), z ~ N(0, τ²I) with τ = ``sampling.noise_scale``; one network call.
     """
 
     policy_key = "policy"  # the one-step policy μ_θ(s, z) (algorithm.policy); the generative model is μ_φ
     behaviour_model = True
-    critics = ("td",)
+    critics = ("td", "iql")
     policy: OneStepPolicy
-    state_scalars = ("updates", "log_alpha_shift")
+    state_scalars = ("updates", "log_alpha_shift", "pairs_seed")
 
     def __init__(
         self,
         make_model: Callable[[], OneStepPolicy],
         make_behaviour: Callable[[], GenerativeModel],
-        critic: TDCritic,
+        critic: TDCritic | IQLCritic,
         behaviour_optimizer: Callable[..., torch.optim.Optimizer],
         optimizer: Callable[..., torch.optim.Optimizer],
         alpha: NonNegative,
@@ -75,12 +91,25 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         q_scale: Literal["mean_abs", "action_spread"] = "mean_abs",
         target_distance: Positive | None = None,
         alpha_rate: Positive = 0.01,
+        behaviour_beta: NonNegative = 0.0,
+        behaviour_max_weight: Positive = 100.0,
+        behaviour_ema_decay: Decay | None = None,
+        teacher_pairs: Count | None = None,
     ) -> None:
         if grad_norm is not None and not grad_norm > 0:
             raise ValueError(f"algorithm.grad_norm must be > 0 or null, got {grad_norm}")
         if q_scale not in Q_SCALES:
             raise ValueError(f"algorithm.q_scale must be one of {', '.join(Q_SCALES)}, got {q_scale!r}")
+        if behaviour_beta > 0 and not isinstance(critic, IQLCritic):
+            raise ValueError(f"algorithm.behaviour_beta={behaviour_beta} weights the behaviour by the advantage of an "
+                             "in-sample critic: expected critic=iql (or behaviour_beta=0)")  # fmt: skip
         self.init_behaviour(make_behaviour(), behaviour_optimizer, behaviour_epochs, behaviour_batch_size)
+        self.behaviour_beta, self.behaviour_max_weight = behaviour_beta, behaviour_max_weight
+        self.behaviour_ema = None if behaviour_ema_decay is None else ema_of(self.behaviour, behaviour_ema_decay)
+        self.unit = AdvantageUnit("std")
+        self.teacher_pairs, self.pairs_seed = teacher_pairs, -1
+        self.pairs: TeacherPairs | None = None
+        self.pair_data: Transitions | None = None
         self.policy, self.critic = make_model(), critic
         self.optimizer = optimizer(self.policy.parameters())
         self.alpha, self.flow_steps, self.grad_norm = alpha, flow_steps, grad_norm
@@ -94,11 +123,58 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
     def acting_policy(self) -> OneStepPolicy:
         return self.policy
 
+    @property
+    def in_sample(self) -> bool:
+        """Whether Q is learnt from the dataset's actions alone (``critic=iql``) rather than μ_θ's (``critic=td``)."""
+        return isinstance(self.critic, IQLCritic)
+
+    @property
+    def teacher_model(self) -> GenerativeModel:
+        """The multi-step policy that μ_θ distils: μ_φ, or its moving average under ``behaviour_ema_decay``."""
+        return self.behaviour if self.behaviour_ema is None else self.behaviour_ema.module
+
     def phases(self) -> list[Phase]:
-        return [
-            self.behaviour_phase(),
-            Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.fit_action_box, evaluate=True),
-        ]
+        policy = Phase("policy", self.epochs, self.batch_size, self.update, on_start=self.start_policy, evaluate=True,
+                       on_resume=self.resume_policy)  # fmt: skip
+        if not self.in_sample:
+            return [self.behaviour_phase(), policy]
+        behaviour = Phase("behaviour", self.behaviour_epochs, self.behaviour_batch_size, self.update_behaviour,
+                          on_start=self.start_behaviour)  # fmt: skip
+        return [self.critic.phase(), behaviour, policy]
+
+    def start_policy(self, data: Transitions) -> None:
+        """Measure the action box; with ``teacher_pairs``, draw the pairs' seed and solve them."""
+        self.fit_action_box(data)
+        if self.teacher_pairs is not None:
+            self.pairs_seed = int(torch.randint(0, 2**62, ()).item())
+            self.resume_policy(data)
+
+    def resume_policy(self, data: Transitions) -> None:
+        """The teacher pairs again from their seed (the teacher is frozen in this phase: the same pairs)."""
+        if self.teacher_pairs is not None:
+            generator = torch.Generator(device=data.obs.device).manual_seed(self.pairs_seed)
+            self.pairs = draw_pairs(self.teacher, data.obs, self.policy.action_dim, self.teacher_pairs,
+                                    generator=generator)  # fmt: skip
+            self.pair_data = data
+
+    def start_behaviour(self, data: Transitions) -> None:
+        """Measure σ_A of the now-frozen in-sample critic (the unit of ``behaviour_beta``)."""
+        if self.behaviour_beta > 0:
+            self.unit.fit(self.critic, data)
+
+    def update_behaviour(self, batch: Batch) -> Metrics:
+        """L(φ) = mean w·ℓ_φ(a | s): w = 1 (cloning), or min(exp(β·A/σ_A), W_max) under ``behaviour_beta``."""
+        per_sample = self.behaviour.loss(batch.action, batch.obs)
+        if self.behaviour_beta > 0:
+            beta_adv = self.behaviour_beta * self.critic.advantage(batch.obs, batch.action) / self.unit.of(self.critic)
+            per_sample = torch.exp(beta_adv.clamp(max=math.log(self.behaviour_max_weight))) * per_sample
+        loss = per_sample.mean()
+        self.behaviour_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.behaviour_optimizer.step()
+        if self.behaviour_ema is not None:
+            self.behaviour_ema.update_parameters(self.behaviour)
+        return {"loss": loss.detach()}
 
     def compilable_modules(self) -> list:
         return [self.behaviour.net, self.policy, self.critic.q, self.critic.q_target]
@@ -124,13 +200,18 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
     def teacher(self, obs: Tensor, noise: Tensor) -> Tensor:
         """Φ_φ(z; s): the behaviour model's ``flow_steps``-step Euler solution from z, in the data's action box."""
         with torch.no_grad():
-            return self.clamp_to_data(self.behaviour.sample(obs, steps=self.flow_steps, x_0=noise, fused=True))
+            return self.clamp_to_data(self.teacher_model.sample(obs, steps=self.flow_steps, x_0=noise, fused=True))
 
-    def policy_loss(self, obs: Tensor, data_action: Tensor | None = None) -> tuple[Tensor, Metrics]:
-        """α·distillation − Q/scale; ``data_action`` (the batch's actions) is needed by ``q_scale="action_spread"``."""
-        noise = torch.randn(obs.shape[0], self.policy.action_dim, device=obs.device, dtype=obs.dtype)
+    def policy_loss(
+        self, obs: Tensor, data_action: Tensor | None = None, pair: tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, Metrics]:
+        """α·distillation − Q/scale; ``data_action`` (the batch's actions) is needed by ``q_scale="action_spread"``;
+        ``pair`` = (z, Φ_φ(z; s)) solved beforehand (``teacher_pairs``), else z is drawn and Φ solved here."""
+        if pair is None:
+            noise = torch.randn(obs.shape[0], self.policy.action_dim, device=obs.device, dtype=obs.dtype)
+            pair = noise, self.teacher(obs, noise)
+        noise, target = pair
         action = self.policy(obs, noise)
-        target = self.teacher(obs, noise)
         distill = (action - target).pow(2).mean()
         with frozen(self.critic.q):
             q1, q2 = self.critic.q(obs, self.clamp_to_data(action))
@@ -163,21 +244,34 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
             return (0.125 * gap.pow(2).mean()).sqrt().clamp_min(1e-6)  # ½·mean(½ΔQ1 + ½ΔQ2)²
 
     def update(self, batch: Batch) -> Metrics:
-        with torch.no_grad():
-            noise = torch.randn(batch.next_obs.shape[0], self.policy.action_dim, device=batch.next_obs.device)
-            next_action = self.clamp_to_data(self.policy(batch.next_obs, noise))
-        critic_metrics = self.critic.update(batch, next_action)
-        loss, metrics = self.policy_loss(batch.obs, batch.action)
+        critic_metrics = {} if self.in_sample else self.update_td_critic(batch)
+        if self.pairs is None:
+            loss, metrics = self.policy_loss(batch.obs, batch.action)
+        else:  # the batch's size, from the pairs: states, their data actions, z and Φ(z; s)
+            pick = torch.randint(0, self.pairs.index.shape[0], (batch.obs.shape[0],), device=batch.obs.device)
+            index = self.pairs.index[pick]
+            pair = self.pairs.noise[pick], self.pairs.target[pick]
+            loss, metrics = self.policy_loss(self.pair_data.obs[index], self.pair_data.action[index], pair)
         clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
         if self.target_distance is not None:
             self.step_alpha(metrics["distance"])
-        self.critic.update_target()
+        if not self.in_sample:
+            self.critic.update_target()
         self.updates += 1
         return {**metrics, **critic_metrics}
 
+    def update_td_critic(self, batch: Batch) -> Metrics:
+        """The TD step on μ_θ's next actions: a' = μ_θ(s', z'), z' ~ N(0, I)."""
+        with torch.no_grad():
+            noise = torch.randn(batch.next_obs.shape[0], self.policy.action_dim, device=batch.next_obs.device)
+            next_action = self.clamp_to_data(self.policy(batch.next_obs, noise))
+        return self.critic.update(batch, next_action)
+
     def stateful_members(self) -> dict[str, Any]:
+        ema = {} if self.behaviour_ema is None else {"behaviour_ema": self.behaviour_ema}
         return {
             **self.behaviour_members(),
+            **ema,
             "policy": self.policy,
             "optimizer": self.optimizer,
             "critic": self.critic,

@@ -38,11 +38,19 @@ class TeacherPairs:
         return batch
 
 
-def draw_pairs(teacher: Teacher, obs: Tensor, action_dim: int, count: int, chunk: int = TEACHER_CHUNK) -> TeacherPairs:
+def draw_pairs(
+    teacher: Teacher,
+    obs: Tensor,
+    action_dim: int,
+    count: int,
+    chunk: int = TEACHER_CHUNK,
+    generator: torch.Generator | None = None,
+) -> TeacherPairs:
     """``count`` states drawn uniformly from ``obs``, one z ~ N(0, I) each, and the teacher's action, solved in
-    chunks (a batched solve costs less per state than one of the student's minibatches)."""
-    index = torch.randint(0, obs.shape[0], (count,), device=obs.device)
-    noise = torch.randn(count, action_dim, device=obs.device, dtype=obs.dtype)
+    chunks (a batched solve costs less per state than one of the student's minibatches); from ``generator`` when
+    given (the same pairs again from its seed), else from torch's global generator."""
+    index = torch.randint(0, obs.shape[0], (count,), device=obs.device, generator=generator)
+    noise = torch.randn(count, action_dim, device=obs.device, dtype=obs.dtype, generator=generator)
     with torch.no_grad():
         target = torch.cat([teacher(obs[part], z) for part, z in zip(index.split(chunk), noise.split(chunk))])
     return TeacherPairs(index, noise, target)

@@ -21,8 +21,8 @@ class Phase:
 
     ``update`` takes one gradient step and returns metrics. ``on_start(data)`` runs once, with the training
     transitions, when the phase is first entered (not when a run resumes inside it: what it computes must be
-    part of the algorithm's state). Periodic policy evaluation happens only in phases with
-    ``evaluate=True``.
+    part of the algorithm's state, or be rebuilt from that state by ``on_resume(data)``, which runs instead when a
+    run resumes inside the phase). Periodic policy evaluation happens only in phases with ``evaluate=True``.
     """
 
     name: str
@@ -31,6 +31,7 @@ class Phase:
     update: Callable[[Batch], Metrics]
     on_start: Callable[[Transitions], None] | None = None
     evaluate: bool = False
+    on_resume: Callable[[Transitions], None] | None = None
 
 
 class Algorithm(Protocol):

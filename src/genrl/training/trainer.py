@@ -103,6 +103,8 @@ class Trainer:
         if resumed is not None:
             sampler.load_state_dict(resumed.sampler)
             step = resumed.step
+            if phase.on_resume is not None:
+                phase.on_resume(self.data)
         elif phase.on_start is not None:
             phase.on_start(self.data)
         eval_at = self.budget.evaluation_steps(total) if phase.evaluate and self.evaluate_fn else set()
