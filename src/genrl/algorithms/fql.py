@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from genrl.algorithms.base import Algorithm
-from genrl.algorithms.policy_updates import BehaviourModel, DataActionBox
+from genrl.algorithms.policy_updates import BehaviourModel, DataActionBox, capped_weights, clone_step
 from genrl.critics import IQLCritic, TDCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.critics.td import clipped_step
@@ -164,17 +164,14 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
 
     def update_behaviour(self, batch: Batch) -> Metrics:
         """L(φ) = mean w·ℓ_φ(a | s): w = 1 (cloning), or min(exp(β·A/σ_A), W_max) under ``behaviour_beta``."""
-        per_sample = self.behaviour.loss(batch.action, batch.obs)
+        weight = None
         if self.behaviour_beta > 0:
             beta_adv = self.behaviour_beta * self.critic.advantage(batch.obs, batch.action) / self.unit.of(self.critic)
-            per_sample = torch.exp(beta_adv.clamp(max=math.log(self.behaviour_max_weight))) * per_sample
-        loss = per_sample.mean()
-        self.behaviour_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.behaviour_optimizer.step()
+            weight = capped_weights(beta_adv, self.behaviour_max_weight)
+        metrics = clone_step(self.behaviour, self.behaviour_optimizer, batch, weight)
         if self.behaviour_ema is not None:
             self.behaviour_ema.update_parameters(self.behaviour)
-        return {"loss": loss.detach()}
+        return metrics
 
     def compilable_modules(self) -> list:
         return [self.behaviour.net, self.policy, self.critic.q, self.critic.q_target]
@@ -248,10 +245,9 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         if self.pairs is None:
             loss, metrics = self.policy_loss(batch.obs, batch.action)
         else:  # the batch's size, from the pairs: states, their data actions, z and Φ(z; s)
-            pick = torch.randint(0, self.pairs.index.shape[0], (batch.obs.shape[0],), device=batch.obs.device)
-            index = self.pairs.index[pick]
-            pair = self.pairs.noise[pick], self.pairs.target[pick]
-            loss, metrics = self.policy_loss(self.pair_data.obs[index], self.pair_data.action[index], pair)
+            index, noise, target = self.pairs.sample(batch.obs.shape[0])
+            data = self.pair_data
+            loss, metrics = self.policy_loss(data.obs[index], data.action[index], (noise, target))
         clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
         if self.target_distance is not None:
             self.step_alpha(metrics["distance"])

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.algorithms.base import Algorithm
-from genrl.algorithms.policy_updates import PolicyUpdates
+from genrl.algorithms.policy_updates import PolicyUpdates, capped_weights
 from genrl.critics import IQLCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
@@ -70,7 +70,7 @@ class GMPO(PolicyUpdates, Algorithm):
     def weights(self, obs: Tensor, action: Tensor) -> tuple[Tensor, Tensor]:
         """(w, β·A/σ): w = min(exp(β·A/σ), W_max), σ = σ_A or 1; computed as exp(min(x, log W)), no overflow."""
         beta_adv = self.beta * self.critic.advantage(obs, action) / self.unit.of(self.critic)
-        return torch.exp(beta_adv.clamp(max=math.log(self.max_weight))), beta_adv
+        return capped_weights(beta_adv, self.max_weight), beta_adv
 
     def policy_loss(self, batch: Batch) -> tuple[Tensor, Metrics]:
         """L(θ) = (1/B)·Σ_i min(exp(β·A(s_i, a_i)), W_max)·ℓ_θ(a_i | s_i),  A = min(Q1, Q2) − V  (spec §5)."""

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from genrl.algorithms.base import Algorithm
-from genrl.algorithms.policy_updates import LR_SCHEDULES, PolicyUpdates, cosine_factor
+from genrl.algorithms.policy_updates import LR_SCHEDULES, PolicyUpdates, capped_weights, cosine_factor
 from genrl.critics import IQLCritic
 from genrl.critics.advantage_scale import AdvantageUnit
 from genrl.data.transitions import Batch, Transitions
@@ -96,7 +96,7 @@ class IQL(PolicyUpdates, Algorithm):
         """(w, β·A/σ): w = min(exp(β·A/σ), W_max), A from the target Q̄ and V, σ = σ_A, T_ess or 1."""
         advantage = self.critic.q_target.min_q(obs, action) - self.critic.v(obs)
         beta_adv = self.beta * advantage / self.unit.of(self.critic)
-        return torch.exp(beta_adv.clamp(max=math.log(self.max_weight))), beta_adv
+        return capped_weights(beta_adv, self.max_weight), beta_adv
 
     def learning_rate_factor(self) -> float:
         """½(1 + cos(π·k/T)) at actor step k of T (optax's cosine_decay_schedule); 1 without a schedule."""

@@ -29,9 +29,16 @@ def cosine_factor(step: int, total: int | None) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
 
 
-def clone_step(model: GenerativeModel, optimizer: Optimizer, batch: Batch) -> Metrics:
-    """One behaviour-cloning step of a model with its own optimiser (a behaviour model μ): L(φ) = E[ℓ_φ(a | s)]."""
-    loss = model.loss(batch.action, batch.obs).mean()
+def capped_weights(beta_adv: Tensor, max_weight: float) -> Tensor:
+    """min(exp(β·A/σ), W_max), computed as exp(min(β·A/σ, log W_max)): no overflow (GMPO's, IQL's, FQL's weights)."""
+    return torch.exp(beta_adv.clamp(max=math.log(max_weight)))
+
+
+def clone_step(model: GenerativeModel, optimizer: Optimizer, batch: Batch, weight: Tensor | None = None) -> Metrics:
+    """One behaviour-cloning step of a model with its own optimiser (a behaviour model μ): L(φ) = E[ℓ_φ(a | s)],
+    or E[w·ℓ_φ(a | s)] with per-sample weights ``weight``."""
+    per_sample = model.loss(batch.action, batch.obs)
+    loss = per_sample.mean() if weight is None else (weight * per_sample).mean()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()

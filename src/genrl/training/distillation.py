@@ -28,12 +28,17 @@ class TeacherPairs:
     noise: Tensor
     target: Tensor
 
+    def sample(self, batch_size: int) -> tuple[Tensor, Tensor, Tensor]:
+        """A uniform minibatch (with replacement) of the pairs: their state indices, z and Φ(z; s)."""
+        pick = torch.randint(0, self.index.shape[0], (batch_size,), device=self.index.device)
+        return self.index[pick], self.noise[pick], self.target[pick]
+
     def batches(self, obs: Tensor, batch_size: int) -> Callable[[], TeacherBatch]:
-        """Uniform minibatches (with replacement) of the pairs."""
+        """Uniform minibatches (with replacement) of the pairs, as (state, z, Φ(z; s))."""
 
         def batch() -> TeacherBatch:
-            pick = torch.randint(0, self.index.shape[0], (batch_size,), device=self.index.device)
-            return obs[self.index[pick]], self.noise[pick], self.target[pick]
+            index, noise, target = self.sample(batch_size)
+            return obs[index], noise, target
 
         return batch
 
