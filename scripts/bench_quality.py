@@ -75,6 +75,7 @@ ABLATIONS = {
     # FQL's Q term in units of Q's spread over behaviour actions (invariant to Q's offset) instead of mean|Q|
     "q-spread": ["algorithm.q_scale=action_spread"],
     # α as a dual holding the distillation at ε·σ_b² (the behaviour's own action variance at a state)
+    "dual-0.2": ["algorithm.q_scale=action_spread", "algorithm.target_distance=0.2"],
     "dual-0.5": ["algorithm.q_scale=action_spread", "algorithm.target_distance=0.5"],
     "dual-1.5": ["algorithm.q_scale=action_spread", "algorithm.target_distance=1.5"],
     # the policy phase's learning curve at the final evaluation's precision: 10 evaluations of 30 episodes
