@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from genrl.acting.loading import checkpoint_config
+from genrl.algorithms.fql import behaviour_variance, q_spread
 from genrl.building import build_algorithm, prepare_data
 from genrl.training.checkpoint import load_checkpoint
 
@@ -47,9 +48,8 @@ def diagnose(run_dir: Path, states: int, noise_scale: float) -> str:
         return 0.5 * (q1 + q2), (q1 - q2).abs().mean()
 
     (q_data, gap_data), (q_teacher, _), (q_acting, gap_acting) = map(q_and_gap, (action, teacher, acting))
-    sigma_b2 = 0.5 * (teacher - action).pow(2).mean()
-    own = 0.5 * (teacher - other).pow(2).mean()
-    sigma_q = (0.5 * (q_teacher - q_data).pow(2).mean()).sqrt()
+    sigma_b2, own = behaviour_variance(teacher, action), behaviour_variance(teacher, other)
+    sigma_q = q_spread(q_teacher, q_data)
     return (
         f"{run_dir}: σ_b² {sigma_b2:.4f}, teacher's own {own:.4f} (ratio {sigma_b2 / own:.2f}); "
         f"‖μ − Φ‖² {(mu - teacher).pow(2).mean() / sigma_b2:.2f} σ_b²; "

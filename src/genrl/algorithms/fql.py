@@ -28,6 +28,17 @@ from genrl.training.phases import Metrics, Phase, frozen
 Q_SCALES = ("mean_abs", "action_spread")
 
 
+def behaviour_variance(behaviour_action: Tensor, data_action: Tensor) -> Tensor:
+    """σ_b²: the behaviour's per-dimension variance around the dataset's action at the same states, ½·mean (Φ − a)²
+    (Φ and a are two draws of the behaviour at each state)."""
+    return 0.5 * (behaviour_action - data_action).pow(2).mean()
+
+
+def q_spread(q_behaviour: Tensor, q_data: Tensor) -> Tensor:
+    """σ_Q: Q's spread over the behaviour's actions within a state, √(½·mean (Q(s, Φ) − Q(s, a))²), Q = ½(Q1 + Q2)."""
+    return (0.5 * (q_behaviour - q_data).pow(2).mean()).sqrt()
+
+
 class FQL(BehaviourModel, DataActionBox, Algorithm):
     """Phases: behaviour cloning of the multi-step policy μ_φ (the run's generative model and path), then, each step,
     the critic, the one-step policy and the target critic:
@@ -222,8 +233,8 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
         if self.target_distance is not None:
             if data_action is None:
                 raise ValueError("target_distance needs the batch's actions (policy_loss(obs, data_action))")
-            behaviour_variance = 0.5 * (target - data_action).pow(2).mean().clamp_min(1e-12)
-            metrics["distance"] = distill.detach() / behaviour_variance  # the distillation in units of σ_b²
+            sigma_b2 = behaviour_variance(target, data_action).clamp_min(1e-12)
+            metrics["distance"] = distill.detach() / sigma_b2  # the distillation in units of σ_b²
         return loss, metrics
 
     def step_alpha(self, distance: Tensor) -> None:
@@ -236,9 +247,9 @@ class FQL(BehaviourModel, DataActionBox, Algorithm):
             return q.abs().mean().detach().clamp_min(1e-6)
         if data_action is None:
             raise ValueError("q_scale='action_spread' needs the batch's actions (policy_loss(obs, data_action))")
-        with torch.no_grad():
-            gap = sum(self.critic.q(obs, behaviour_action)) - sum(self.critic.q(obs, data_action))  # Φ: in the box
-            return (0.125 * gap.pow(2).mean()).sqrt().clamp_min(1e-6)  # ½·mean(½ΔQ1 + ½ΔQ2)²
+        with torch.no_grad():  # Φ: in the box
+            q_behaviour, q_data = (0.5 * sum(self.critic.q(obs, a)) for a in (behaviour_action, data_action))
+            return q_spread(q_behaviour, q_data).clamp_min(1e-6)
 
     def update(self, batch: Batch) -> Metrics:
         critic_metrics = {} if self.in_sample else self.update_td_critic(batch)
