@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from bandit import bandit_data, make_model_factory, rewarded_fraction, run_phase
+from bandit import bandit_data, make_critic, make_model_factory, rewarded_fraction, run_phase
 from conftest import compose_config, run_train
 from genrl import Agent
 from genrl.algorithms.dql import DQL
@@ -131,12 +131,50 @@ def test_dql_with_a_warm_start_trains_its_three_phases_and_deploys(tmp_path, smo
     assert agent.act(torch.zeros(3).numpy()).shape == (1,)
 
 
-def test_dql_needs_the_td_critic_and_the_td_critic_a_td_algorithm():
+def test_dql_learns_from_the_td_or_the_in_sample_critic_and_the_td_critic_only_serves_td_algorithms():
     assert compose_config(["algorithm=dql"]).critic.name == "td"  # its YAML chooses it
-    with pytest.raises(ConfigError, match=r"^critic=iql: algorithm=dql learns from td \(critic=td\)$"):
-        check_config(compose_config(["algorithm=dql", "critic=iql"]))
+    check_config(compose_config(["algorithm=dql", "critic=iql"]))
+    with pytest.raises(ConfigError, match=r"^critic=insupport: algorithm=dql learns from td or iql \(critic=td\)$"):
+        check_config(compose_config(["algorithm=dql", "critic=insupport"]))
     with pytest.raises(ConfigError, match=r"^critic=td: algorithm=bc learns from iql or none \(critic=iql\)$"):
         check_config(compose_config(["algorithm=bc", "critic=td"]))
+
+
+def test_the_td_warm_start_is_refused_with_the_in_sample_critic():
+    with pytest.raises(ValueError, match=r"^algorithm.critic_epochs=1 trains the TD critic .* expected "
+                                         r"algorithm.critic_epochs=0 \(or critic=td\)$"):  # fmt: skip
+        DQL(make_model_factory("gvp"), make_critic(), torch.optim.Adam, eta=1.0, epochs=1, critic_epochs=1)
+
+
+@pytest.mark.slow
+def test_in_sample_dql_learns_q_first_then_moves_the_clone_to_the_rewarded_mode_under_the_frozen_critic():
+    """``critic=iql``: IQL's phase, BC (both behaviour modes), then BC + η·Q through the chain puts the policy's
+    samples on the rewarded mode while Q, V and the target Q stay exactly as the critic phase left them."""
+    torch.manual_seed(0)
+    data = bandit_data()
+    dql = DQL(make_model_factory("gvp"), make_critic(), lambda p: torch.optim.Adam(p, lr=1e-3), eta=1.0, epochs=1,
+              behaviour_epochs=1, lr_schedule="constant")  # fmt: skip
+    critic, behaviour, joint = dql.phases()
+    assert [p.name for p in (critic, behaviour, joint)] == ["critic", "behaviour", "policy"] and joint.evaluate
+    run_phase(critic, data, 300)
+    run_phase(behaviour, data, 300, seed=1)
+    hit, _ = rewarded_fraction(dql.acting_policy, steps=dql.grad_steps)
+    assert 0.3 < hit < 0.7, hit
+    frozen = [t.detach().clone() for m in (dql.critic.q, dql.critic.v, dql.critic.q_target) for t in m.parameters()]
+    run_phase(joint, data, 450, seed=2)
+    hit, _ = rewarded_fraction(dql.acting_policy, steps=dql.grad_steps)
+    assert hit > 0.9, hit
+    after = [t for m in (dql.critic.q, dql.critic.v, dql.critic.q_target) for t in m.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(frozen, after)) and dql.updates == 450
+
+
+def test_in_sample_dql_trains_its_three_phases_and_deploys(tmp_path, smoke_args):
+    run_train([*smoke_args, "algorithm=dql", "critic=iql", "algorithm.behaviour_epochs=1"], tmp_path)
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert (results["critic"], list(results["phase_steps"])) == ("iql", ["critic", "behaviour", "policy"])
+    agent = Agent.from_checkpoint(tmp_path / "run")
+    assert agent.policy.candidates == 50 and agent.policy.score_scale == 1.0
+    assert agent.act(torch.zeros(3).numpy()).shape == (1,)
 
 
 def test_dql_fast_recipe_warm_starts_and_fits_its_phases_in_minutes_and_acts_as_the_paper():
@@ -149,3 +187,6 @@ def test_dql_fast_recipe_warm_starts_and_fits_its_phases_in_minutes_and_acts_as_
     assert (cfg.sampling.steps, cfg.sampling.candidates, cfg.sampling.selection) == (5, 50, "softmax")
     paper = compose_config(["algorithm=dql"]).algorithm
     assert paper.behaviour_epochs == 0 and paper.critic_epochs == 0
+    in_sample = compose_config(["algorithm=dql", "critic=iql", "recipe=fast"])
+    assert dict(in_sample.budget.phase_steps) == {"behaviour": 10000, "critic": 20000, "policy": 2000}
+    assert in_sample.algorithm.critic_epochs == 0 and in_sample.algorithm.behaviour_epochs > 0

@@ -1,5 +1,6 @@
 """Diffusion-QL (Wang, Hunt, Zhou, ICLR 2023): behaviour cloning plus the critic's value of the action sampled
-differentiably through the generative chain, with a TD double-Q critic on a target (EMA) policy's actions."""
+differentiably through the generative chain, with a TD double-Q critic on a target (EMA) policy's actions (or,
+``critic=iql``, an in-sample critic trained first and frozen)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from torch import Tensor
 
 from genrl.algorithms.base import Algorithm
 from genrl.algorithms.policy_updates import LR_SCHEDULES, DataActionBox, cosine_factor
-from genrl.critics import TDCritic
+from genrl.critics import IQLCritic, TDCritic
 from genrl.critics.td import clipped_step
 from genrl.data.transitions import Batch, Transitions
 from genrl.errors import check_choice
@@ -39,17 +40,22 @@ class DQL(DataActionBox, Algorithm):
     by the same TD step on π̄ = π (frozen: SARSA on the cloned behaviour); the joint phase starts from both, with
     π̄ a copy of π until ``ema_start``.
 
+    ``critic=iql`` (not the paper's; the in-sample critic of EDP, Kang et al. 2023): Q is IQL's, learnt from the
+    dataset's actions alone in a phase of its own before the others and frozen after, so the Q term is never
+    bootstrapped from π's own actions; the joint phase is then the policy step alone (no TD step, no target policy,
+    the critic's lr untouched). The TD warm start (``critic_epochs``) does not apply.
+
     Acting (the paper's): K = ``sampling.candidates`` samples of π, one drawn ∝ softmax(min(Q̄1, Q̄2)/T)
-    (``conf/algorithm/dql.yaml``: K = 50, softmax, T = 1 in Q's units).
+    (``conf/algorithm/dql.yaml``: K = 50, softmax, T = 1 in Q's units; ``critic=iql``: min(Q1, Q2), the same units).
     """
 
-    critics = ("td",)
+    critics = ("td", "iql")
     state_scalars = ("updates",)
 
     def __init__(
         self,
         make_model: Callable[[], GenerativeModel],
-        critic: TDCritic,
+        critic: TDCritic | IQLCritic,
         optimizer: Callable[..., torch.optim.Optimizer],
         eta: NonNegative,
         epochs: Positive,
@@ -65,6 +71,10 @@ class DQL(DataActionBox, Algorithm):
         critic_epochs: NonNegative = 0.0,
     ) -> None:
         check_choice("algorithm.lr_schedule", lr_schedule, LR_SCHEDULES)
+        if critic_epochs > 0 and isinstance(critic, IQLCritic):
+            raise ValueError(f"algorithm.critic_epochs={critic_epochs} trains the TD critic on π's actions; "
+                             "critic=iql trains in a phase of its own: expected algorithm.critic_epochs=0 "
+                             "(or critic=td)")  # fmt: skip
         self.policy, self.critic = make_model(), critic
         self.optimizer = optimizer(self.policy.parameters())
         self.target_policy = ema_of(self.policy, ema_decay)  # not the acting weights: TD targets only
@@ -72,7 +82,7 @@ class DQL(DataActionBox, Algorithm):
         self.grad_steps, self.recompute, self.grad_norm = grad_steps, recompute, grad_norm
         self.ema_start, self.ema_every, self.lr_schedule = ema_start, ema_every, lr_schedule
         self.behaviour_epochs, self.critic_epochs = behaviour_epochs, critic_epochs
-        self.optimizers = (self.optimizer, critic.optimizer)
+        self.optimizers = (self.optimizer,) if isinstance(critic, IQLCritic) else (self.optimizer, critic.optimizer)
         self.base_lr = [[group["lr"] for group in opt.param_groups] for opt in self.optimizers]
         self.decay_steps: int | None = None
         self.updates = 0
@@ -82,14 +92,19 @@ class DQL(DataActionBox, Algorithm):
         """The online policy acts (the paper samples from the actor, not its EMA)."""
         return self.policy
 
+    @property
+    def in_sample(self) -> bool:
+        """Whether Q is learnt from the dataset's actions alone (``critic=iql``) rather than π̄'s (``critic=td``)."""
+        return isinstance(self.critic, IQLCritic)
+
     def phases(self) -> list[Phase]:
-        phases = []
+        phases = [self.critic.phase()] if self.in_sample else []
         if self.behaviour_epochs > 0:
             phases.append(Phase("behaviour", self.behaviour_epochs, self.batch_size, self.clone_behaviour))
         if self.critic_epochs > 0:
             phases.append(Phase("critic", self.critic_epochs, self.batch_size, self.update_critic,
                                 on_start=self.start_critic))  # fmt: skip
-        start = self.start_policy if phases else self.fit_action_box  # no warm start: the paper's one phase
+        start = self.start_policy if self.behaviour_epochs > 0 or self.critic_epochs > 0 else self.fit_action_box
         phases.append(Phase("policy", self.epochs, self.batch_size, self.update, on_start=start, evaluate=True))
         return phases
 
@@ -155,6 +170,8 @@ class DQL(DataActionBox, Algorithm):
         for opt, base in zip(self.optimizers, self.base_lr):
             for group, lr in zip(opt.param_groups, base):
                 group["lr"] = lr * factor
+        if self.in_sample:
+            return self.update_policy(batch)
         with torch.no_grad():
             next_action = self.sample(self.target_policy.module, batch.next_obs)
         critic_metrics = self.critic.update(batch, next_action)
@@ -165,6 +182,13 @@ class DQL(DataActionBox, Algorithm):
             self.target_policy.update_parameters(self.policy)
         self.critic.update_target()
         return {**metrics, **critic_metrics, "lr": self.optimizer.param_groups[0]["lr"]}
+
+    def update_policy(self, batch: Batch) -> Metrics:
+        """The joint step under the frozen in-sample critic: the policy step alone."""
+        loss, metrics = self.policy_loss(batch)
+        clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
+        self.updates += 1
+        return {**metrics, "lr": self.optimizer.param_groups[0]["lr"]}
 
     def stateful_members(self) -> dict[str, Any]:
         return {
