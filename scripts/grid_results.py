@@ -13,6 +13,9 @@ which lines are recipe runs (the files also hold ablations). Two kinds of row ne
   final-evaluation seeds; training does not depend on K), from ``selection-2026-11-26.jsonl``. Such a row keeps
   the training row's fields, with ``sampling`` and ``score_final`` of the re-evaluation and ``score_best`` set to
   the same value (there is no K = 1 learning curve): table these with ``--metric score_final``.
+* Rows written before results.json recorded ``critic`` (2026-12-06) are GMPO, GMPG, BC and IQL runs, which all
+  learnt from IQL's critic, the only one there was: they get ``"critic": "iql"`` (genrl-report compares ``critic``,
+  so Diffusion-QL's TD and in-sample runs are separate columns).
 * Older rows lack ``dataset_fingerprint``; every row's fingerprint is dropped so that one task's runs share a cell
   (the four files in ../shared/datasets have not changed since they were made), and ``ablation`` is dropped (every
   row here is the recipe's).
@@ -66,6 +69,8 @@ GRID = {("gmpo", "vpsde"), ("gmpo", "gvp"), ("gmpo", "icfm"), ("gmpg", "gvp"), (
 #: issue 23's columns (``--prior-work``): the benchmark's prior work as genrl runs it under ``recipe=fast``.
 PRIOR_WORK = {("sfbc", "gvp"), ("idql", "gvp"), ("qgpo", "vpsde"), ("dql", "gvp"), ("srpo", "gvp")}
 DROPPED = ("dataset_fingerprint", "ablation", "run", "dataset")
+#: the algorithms whose rows may predate results.json's ``critic`` field: each learnt from IQL's critic then.
+IQL_BEFORE_CRITIC_FIELD = ("gmpo", "gmpg", "bc", "iql")
 
 
 def rows(name: str) -> list[dict]:
@@ -81,7 +86,7 @@ def recipe_rows(columns: set[tuple[str, str]] = GRID, superseded: bool = False) 
             if not superseded and row["algorithm"] in SUPERSEDED.get(name, ()):
                 continue
             if (lines == "none" and row.get("ablation") == "none") or (lines != "none" and number in lines):
-                out.append({**row, "source": f"{name}:{number}"})
+                out.append({**with_critic(row, f"{name}:{number}"), "source": f"{name}:{number}"})
     trained = {(r["env"], r["algorithm"], r["path"], r["seed"]): r for r in rows("quality-2026-11-26.jsonl")
                if r["sampling"]["candidates"] == 16}  # fmt: skip
     selection = rows("selection-2026-11-26.jsonl")
@@ -92,12 +97,22 @@ def recipe_rows(columns: set[tuple[str, str]] = GRID, superseded: bool = False) 
             algorithm, path = run.parts[-3].split("-")
             seed = int(run.name.removeprefix("seed="))
             row = trained[(env, algorithm, path, seed)]
+            row = with_critic(row, f"quality-2026-11-26.jsonl ({run})")
             out.append({**row, "sampling": again["sampling"], "score_final": again["score"],
                         "score_final_std": again["score_std"], "score_best": again["score"], "curve": None,
                         "source": f"selection-2026-11-26.jsonl:{number} (re-evaluation at K = 1)"})  # fmt: skip
     out = with_acting_reevaluations(out)
     kept = [{k: v for k, v in r.items() if k not in DROPPED} for r in out if (r["algorithm"], r["path"]) in columns]
     return first_of_each_seed(kept)
+
+
+def with_critic(row: dict, source: str) -> dict:
+    """The row with its ``critic``: recorded, or IQL's for a row that predates the field."""
+    if "critic" in row:
+        return row
+    if row["algorithm"] not in IQL_BEFORE_CRITIC_FIELD:
+        raise ValueError(f"{source}: algorithm={row['algorithm']} without a recorded critic")
+    return {**row, "critic": "iql"}
 
 
 def with_acting_reevaluations(table: list[dict]) -> list[dict]:
@@ -116,12 +131,12 @@ def with_acting_reevaluations(table: list[dict]) -> list[dict]:
 
 
 def first_of_each_seed(rows: list[dict]) -> list[dict]:
-    """One row per (task, algorithm, path, seed): a later row of the same cell is a rerun that checks the first (same
-    code path, same seed), not another seed. The first is kept with ``reproduced_by`` naming reruns that give the same
-    score_final to the last digit; a rerun that differs is reported on stderr."""
+    """One row per (task, algorithm, path, critic, seed): a later row of the same cell is a rerun that checks the
+    first (same code path, same seed), not another seed. The first is kept with ``reproduced_by`` naming reruns
+    that give the same score_final to the last digit; a rerun that differs is reported on stderr."""
     first: dict[tuple, dict] = {}
     for row in rows:
-        key = (row["env"], row["algorithm"], row["path"], row["seed"])
+        key = (row["env"], row["algorithm"], row["path"], row["critic"], row["seed"])
         if key not in first:
             first[key] = row
         elif row["score_final"] == first[key]["score_final"]:

@@ -297,6 +297,20 @@ def test_an_ablation_in_a_jsonl_file_is_a_column_of_its_own(tmp_path: Path, caps
     assert err.startswith(f"error: {task} GMPG-GVP: runs differ at ablation (none vs pg-beta-4)")
 
 
+def test_runs_of_one_algorithm_with_different_critics_are_columns_of_their_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Diffusion-QL with its TD critic and with the in-sample one: never averaged into one cell."""
+    task = "hopper-medium-v2"
+    td = [run_record("dql", "gvp", task, s, v, critic="td") for s, v in enumerate((30.0, 40.0))]
+    iql = [run_record("dql", "gvp", task, s, v, critic="iql") for s, v in enumerate((50.0, 54.0))]
+    code, out, err = run_cli(capsys, write_jsonl(tmp_path / "dql.jsonl", [*td, *iql]), "--metric", "score_final")
+    assert code == 0 and "warning" not in err
+    header, rows, _ = parse_markdown(out)["score_final"]
+    assert header == ["Task", "DQL-GVP [critic=iql]", "DQL-GVP [critic=td]"]
+    assert rows[task] == ["52.0 ± 2.8 (n=2)", "35.0 ± 7.1 (n=2)"]
+
+
 def test_unusable_jsonl_lines_are_skipped_naming_file_and_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

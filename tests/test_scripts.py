@@ -34,11 +34,13 @@ def test_the_grid_keeps_one_row_per_seed_and_names_exact_reruns(capsys):
         from grid_results import first_of_each_seed
     finally:
         sys.path.remove(str(REPO / "scripts"))
-    cell = {"env": "hopper-v5-medium", "algorithm": "gmpo", "path": "gvp"}
+    cell = {"env": "hopper-v5-medium", "algorithm": "gmpo", "path": "gvp", "critic": "iql"}
     rows = [{**cell, "seed": 0, "score_final": 67.42143694615226, "source": "a:22"},
             {**cell, "seed": 1, "score_final": 69.3, "source": "a:23"},
             {**cell, "seed": 0, "score_final": 67.42143694615226, "source": "b:7"},
-            {**cell, "seed": 1, "score_final": 69.2, "source": "b:8"}]  # fmt: skip
+            {**cell, "seed": 1, "score_final": 69.2, "source": "b:8"},
+            {**cell, "critic": "td", "seed": 1, "score_final": 40.0, "source": "c:1"}]  # fmt: skip
     kept = first_of_each_seed(rows)
-    assert [(r["seed"], r["source"], r.get("reproduced_by")) for r in kept] == [(0, "a:22", ["b:7"]), (1, "a:23", None)]
+    assert [(r["seed"], r["source"], r.get("reproduced_by")) for r in kept] == [
+        (0, "a:22", ["b:7"]), (1, "a:23", None), (1, "c:1", None)]  # another critic: another cell, not a rerun
     assert "rerun b:8 of a:23 scores 69.2 against 69.3" in capsys.readouterr().err

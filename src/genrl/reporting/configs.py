@@ -31,8 +31,8 @@ from genrl.run_folder import NO_PATH, RESUMABLE_KEYS  # NO_PATH: its column is j
 IGNORED_KEYS = ("seed", *RESUMABLE_KEYS)
 #: What results.json records about the protocol, compared when a run has no config.yaml.
 RESULT_KEYS = (
-    "budget", "recipe", "sampling", "normalize_observations", "ema_decay", "eval_episodes", "final_episodes",
-    "steps", "phase_steps", "dataset_transitions",
+    "budget", "recipe", "critic", "sampling", "normalize_observations", "ema_decay", "eval_episodes",
+    "final_episodes", "steps", "phase_steps", "dataset_transitions",
 )  # fmt: skip
 #: bench_quality's name of what a run changed from the recipe, compared with RESULT_KEYS; absent = ``NO_ABLATION``.
 ABLATION_KEY = "ablation"
