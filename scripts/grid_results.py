@@ -45,7 +45,7 @@ SOURCES: dict[str, list[int] | str] = {
     "s35-2026-12-07.jsonl": "none",  # QGPO at β = 0.8 σ_Q; IDQL walker2d; FQL hopper sets; GMPO-GVP hopper rerun
     "s36-2026-12-07.jsonl": "none",  # GMPO-GVP seed-0 reruns (distillation teachers); QGPO hopper-replay seeds 1-2
     "prior-work-s39-2026-12-08.jsonl": "none",  # IDQL halfcheetah seeds 1-2
-    "s40-2026-12-08.jsonl": "none",  # IDQL hopper sets seeds 1-2; Diffusion-QL in-sample (critic=iql), 3 seeds
+    "s40-2026-12-08.jsonl": "none",  # IDQL seeds 1-2; Diffusion-QL in-sample (critic=iql); SfBC hopper-replay 1-2
 }
 #: file → algorithms whose rows there ran an earlier recipe file, replaced on 2026-12-06 (docs/algorithms.md): SfBC's
 #: and QGPO's critic at α = 1 (diverged), IDQL without a recipe file (lr 1e-4, no EMA, K = 16 argmax), SRPO at b = 0.
