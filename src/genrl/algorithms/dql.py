@@ -82,7 +82,7 @@ class DQL(DataActionBox, Algorithm):
         self.grad_steps, self.recompute, self.grad_norm = grad_steps, recompute, grad_norm
         self.ema_start, self.ema_every, self.lr_schedule = ema_start, ema_every, lr_schedule
         self.behaviour_epochs, self.critic_epochs = behaviour_epochs, critic_epochs
-        self.optimizers = (self.optimizer,) if isinstance(critic, IQLCritic) else (self.optimizer, critic.optimizer)
+        self.optimizers = (self.optimizer,) if self.in_sample else (self.optimizer, critic.optimizer)
         self.base_lr = [[group["lr"] for group in opt.param_groups] for opt in self.optimizers]
         self.decay_steps: int | None = None
         self.updates = 0
@@ -170,25 +170,21 @@ class DQL(DataActionBox, Algorithm):
         for opt, base in zip(self.optimizers, self.base_lr):
             for group, lr in zip(opt.param_groups, base):
                 group["lr"] = lr * factor
-        if self.in_sample:
-            return self.update_policy(batch)
-        with torch.no_grad():
-            next_action = self.sample(self.target_policy.module, batch.next_obs)
-        critic_metrics = self.critic.update(batch, next_action)
+        critic_metrics = {} if self.in_sample else self.update_td_critic(batch)  # in-sample: Q is frozen
         loss, metrics = self.policy_loss(batch)
         clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
         self.updates += 1
-        if self.updates >= self.ema_start and self.updates % self.ema_every == 0:
-            self.target_policy.update_parameters(self.policy)
-        self.critic.update_target()
+        if not self.in_sample:
+            if self.updates >= self.ema_start and self.updates % self.ema_every == 0:
+                self.target_policy.update_parameters(self.policy)
+            self.critic.update_target()
         return {**metrics, **critic_metrics, "lr": self.optimizer.param_groups[0]["lr"]}
 
-    def update_policy(self, batch: Batch) -> Metrics:
-        """The joint step under the frozen in-sample critic: the policy step alone."""
-        loss, metrics = self.policy_loss(batch)
-        clipped_step(self.optimizer, loss, self.policy, self.grad_norm)
-        self.updates += 1
-        return {**metrics, "lr": self.optimizer.param_groups[0]["lr"]}
+    def update_td_critic(self, batch: Batch) -> Metrics:
+        """The TD step on the target policy's next actions: a' = clip(Φ_θ̄(z; s'))."""
+        with torch.no_grad():
+            next_action = self.sample(self.target_policy.module, batch.next_obs)
+        return self.critic.update(batch, next_action)
 
     def stateful_members(self) -> dict[str, Any]:
         return {
